@@ -1,0 +1,106 @@
+// The gateway's whole configuration: environment variables parsed by one zod schema.
+// Every variable has a documented default (docs/operations.md); a bad value stops
+// start-up with a message naming the variable and what it accepts.
+import { z } from 'zod';
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'accepts true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'accepts a port number 0..65535' })
+    .int('accepts a port number 0..65535')
+    .min(0, 'accepts a port number 0..65535')
+    .max(65535, 'accepts a port number 0..65535')
+    .default(fallback);
+
+const positiveInt = (fallback: number, max: number) =>
+  z.coerce
+    .number({ error: `accepts a whole number 1..${max}` })
+    .int(`accepts a whole number 1..${max}`)
+    .min(1, `accepts a whole number 1..${max}`)
+    .max(max, `accepts a whole number 1..${max}`)
+    .default(fallback);
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || isUrlWith(v, protocols), {
+      message: `accepts a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    });
+
+function isUrlWith(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export const configSchema = z.object({
+  PORT: port(4000),
+  HOST: z.string().trim().min(1, 'accepts a host name or IP address').default('127.0.0.1'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  SYNAPSE_DATA_DIR: z.string().trim().min(1, 'accepts a directory path').default('.synapse'),
+  MQTT_URL: url(['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
+  MQTT_PORT: port(1883),
+  MQTT_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'accepts topic levels of letters, digits, _ and - separated by /')
+    .default('synapse/v1'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'accepts fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  STEPFLOW_EVENTS_URL: url(['http:', 'https:']),
+  SYNAPSE_REPO_ROOT: z.string().trim().min(1, 'accepts a directory path').optional(),
+  SYNAPSE_PROMPT_MODEL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : 'gpt-5.3-codex')),
+  SYNAPSE_DEFAULT_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'accepts 1..63 letters, digits, _ and -')
+    .default('default'),
+  SYNAPSE_GRAPHIQL: bool(true),
+  SYNAPSE_GRAPHQL_JIT: bool(true),
+  SYNAPSE_DB_POOL_SIZE: positiveInt(10, 200),
+  SYNAPSE_SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  SYNAPSE_MAX_BODY_BYTES: positiveInt(1_048_576, 16_777_216),
+});
+
+export type GatewayConfig = z.output<typeof configSchema>;
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] };
+
+/** Parses an environment; problems name the variable and what it accepts. */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    const got = env[name];
+    const shown = got === undefined ? '' : ` (got ${JSON.stringify(redactUrl(got))})`;
+    return `${name} ${issue.message}${shown}`;
+  });
+  return { ok: false, problems };
+}
+
+/** Removes credentials before a value is shown: URLs often carry passwords. */
+export function redactUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,83 @@
+// A minimal router for the REST compatibility routes: exact segments and
+// `:params`, method dispatch, 404/405 as `{error, detail}`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface RestRequest {
+  req: IncomingMessage;
+  params: Record<string, string>;
+  query: URLSearchParams;
+}
+export interface RestResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+export type RestHandler = (request: RestRequest) => Promise<RestResponse> | RestResponse;
+
+interface Route {
+  method: string;
+  segments: string[];
+  family: string;
+  handler: RestHandler;
+}
+
+export function json(status: number, body: unknown, headers?: Record<string, string>): RestResponse {
+  return headers ? { status, body, headers } : { status, body };
+}
+
+export function createRouter() {
+  const routes: Route[] = [];
+
+  function add(method: string, pattern: string, handler: RestHandler, family = pattern) {
+    routes.push({ method, segments: pattern.split('/').filter(Boolean), family, handler });
+  }
+
+  function match(pathname: string): { routes: Array<{ route: Route; params: Record<string, string> }> } {
+    let parts: string[];
+    try {
+      parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return { routes: [] };
+    }
+    const found: Array<{ route: Route; params: Record<string, string> }> = [];
+    for (const route of routes) {
+      if (route.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      const same = route.segments.every((segment, i) => {
+        const part = parts[i]!;
+        if (segment.startsWith(':')) {
+          params[segment.slice(1)] = part;
+          return true;
+        }
+        return segment === part;
+      });
+      if (same) found.push({ route, params });
+    }
+    return { routes: found };
+  }
+
+  /** Answers the request if a route matches its path; `onMatch` learns the route family first. */
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, onMatch: (family: string) => void): Promise<boolean> {
+    const { routes: candidates } = match(url.pathname);
+    if (candidates.length === 0) return false;
+    const hit = candidates.find((c) => c.route.method === req.method);
+    onMatch((hit ?? candidates[0]!).route.family);
+    const response = hit
+      ? await hit.route.handler({ req, params: hit.params, query: url.searchParams })
+      : json(405, { error: 'method_not_allowed', detail: `use ${[...new Set(candidates.map((c) => c.route.method))].join(', ')}` });
+    send(res, response);
+    return true;
+  }
+
+  return { add, handle };
+}
+
+export function send(res: ServerResponse, response: RestResponse): void {
+  const body = JSON.stringify(response.body);
+  res.writeHead(response.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...response.headers,
+  });
+  res.end(body);
+}

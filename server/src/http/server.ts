@@ -1,0 +1,144 @@
+// The HTTP edge: one node:http server carrying GraphQL (HTTP, SSE, graphql-ws),
+// the REST compatibility routes, health, readiness and metrics. Logs one line
+// per request with its duration and GraphQL operation name.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { useGraphQlJit } from '@envelop/graphql-jit';
+import type { GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import type { GatewayContext } from '../graphql/context.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
+import { createRouter, send } from './rest/router.js';
+import { attachGraphqlWs } from './ws.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface HttpOptions {
+  schema: GraphQLSchema;
+  logger: Logger;
+  metrics: Metrics;
+  /** Per-request GraphQL context; `tenant` and the domain services. */
+  context: (req: IncomingMessage) => GatewayContext;
+  /** Registers the REST compatibility routes. */
+  routes: (router: ReturnType<typeof createRouter>) => void;
+  /** Resolves when every dependency is reachable; the reason otherwise. */
+  readiness: () => Promise<Record<string, 'ok' | string>>;
+  graphiql: boolean;
+  jit: boolean;
+  maxBodyBytes: number;
+}
+
+interface ServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestInfo: RequestInfo;
+}
+
+const DEFAULT_QUERY = `# Welcome to Synapse Gateway. Try:
+mutation CreateDefinition {
+  createActionDefinition(input: { title: "Say hello", kind: "command", spec: { cmd: "echo hello" } }) {
+    __typename
+    ... on CreateActionDefinitionSuccess { actionDefinition { id title version spec { ... on CommandSpec { cmd cwd timeoutS } } } }
+    ... on Error { code field message }
+  }
+}
+
+query Definitions {
+  actionDefinitions(first: 10) { nodes { id title kind enabled } pageInfo { hasNextPage endCursor } }
+}
+`;
+
+export function createHttpServer(options: HttpOptions) {
+  const { logger, metrics } = options;
+  const plugins: Plugin<Record<string, unknown>>[] = [useOperationInfo() as Plugin<Record<string, unknown>>];
+  if (options.jit) plugins.push(useGraphQlJit() as Plugin<Record<string, unknown>>);
+
+  const yoga = createYoga<ServerContext, GatewayContext>({
+    schema: options.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    graphiql: options.graphiql ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
+    landingPage: false,
+    batching: false,
+    maskedErrors: true,
+    healthCheckEndpoint: '/yoga-health',
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
+      info: (...args) => logger.info({ yoga: args.map(String) }, 'yoga'),
+      warn: (...args) => logger.warn({ yoga: args.map(String) }, 'yoga'),
+      error: (...args) => logger.error({ yoga: args.map((a) => (a instanceof Error ? a.message : String(a))) }, 'yoga'),
+    },
+    context: ({ req }) => options.context(req),
+    plugins,
+  });
+
+  const router = createRouter();
+  options.routes(router);
+
+  /** Answers health, readiness, metrics and REST; returns false to hand the request to Yoga. */
+  async function handle(req: IncomingMessage, res: ServerResponse, meta: { route: string }): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    meta.route = url.pathname === GRAPHQL_PATH ? GRAPHQL_PATH : 'other';
+    if (url.pathname === '/healthz') {
+      meta.route = '/healthz';
+      send(res, { status: 200, body: { status: 'ok' } });
+      return true;
+    }
+    if (url.pathname === '/readyz') {
+      meta.route = '/readyz';
+      const checks = await options.readiness();
+      const ready = Object.values(checks).every((c) => c === 'ok');
+      send(res, { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', checks } });
+      return true;
+    }
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      meta.route = '/metrics';
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(text);
+      return true;
+    }
+    return router.handle(req, res, url, (family) => {
+      meta.route = family;
+    });
+  }
+
+  const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    const requestInfo = newRequestInfo();
+    const meta = { route: 'other' };
+    res.on('finish', () => {
+      const durationMs = Math.round((performance.now() - started) * 100) / 100;
+      const { route } = meta;
+      metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: `${Math.floor(res.statusCode / 100)}xx` });
+      if (route === GRAPHQL_PATH && requestInfo.type) {
+        const labels = { operation: metrics.operationLabel(requestInfo.operation), type: requestInfo.type, outcome: requestInfo.outcome };
+        metrics.operations.inc({ ...labels, transport: 'http' });
+        if (requestInfo.type !== 'subscription') metrics.operationDuration.observe(labels, durationMs / 1000);
+      }
+      logger.info(
+        {
+          method: req.method,
+          path: route,
+          status: res.statusCode,
+          durationMs,
+          ...(route === GRAPHQL_PATH ? { operation: requestInfo.operation, type: requestInfo.type, outcome: requestInfo.outcome } : {}),
+        },
+        'request',
+      );
+    });
+    handle(req, res, meta)
+      .then((handled) => (handled ? undefined : yoga(req, res, { requestInfo } as ServerContext)))
+      .catch((error: unknown) => {
+        logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'request failed');
+        if (!res.headersSent) send(res, { status: 500, body: { error: 'internal', detail: 'unexpected error; see the gateway log' } });
+        else res.destroy();
+      });
+  });
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 60_000;
+
+  const ws = attachGraphqlWs(server, yoga as never, { path: GRAPHQL_PATH, maxPayloadBytes: options.maxBodyBytes, logger, metrics });
+
+  return { server, yoga, ws };
+}
