@@ -96,11 +96,6 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
 
 /** Removes credentials before a value is shown: URLs often carry passwords. */
 export function redactUrl(value: string): string {
-  try {
-    const u = new URL(value);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return value;
-  }
+  // Pattern, not URL parsing: a URL too broken to parse may still hold a password.
+  return value.replace(/\/\/[^/@\s]*@/g, '//***@');
 }

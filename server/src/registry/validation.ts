@@ -79,16 +79,25 @@ const nonBlank = (label: string, max: number) =>
     .refine((s) => s.trim() !== '', `${label} must not be blank`)
     .refine((s) => charCount(s) <= max, `${label} must be at most ${max} characters`);
 
+const trimmedName = (label: string) =>
+  storableString(label)
+    .transform((s) => s.trim())
+    .refine((s) => s !== '', `${label} must not be blank`)
+    .refine((s) => charCount(s) <= LIMITS.nameChars, `${label} must be at most ${LIMITS.nameChars} characters`);
+
 const schemas = {
-  title: nonBlank('title', LIMITS.titleChars).transform((s) => s.trim()),
+  title: storableString('title')
+    .transform((s) => s.trim())
+    .refine((s) => s !== '', 'title must not be blank')
+    .refine((s) => charCount(s) <= LIMITS.titleChars, `title must be at most ${LIMITS.titleChars} characters after trimming`),
   kind: storableString('kind')
     .transform((s) => s.trim())
     .pipe(z.enum(ACTION_KINDS, { error: 'kind must be "prompt" or "command"' })),
   spec: z.record(z.string(), z.unknown(), { error: 'spec must be a JSON object' }),
   enabled: z.boolean({ error: 'enabled must be a boolean' }),
   prompt: nonBlank('prompt', LIMITS.promptChars),
-  agent: nonBlank('agent', LIMITS.nameChars).transform((s) => s.trim()),
-  model: nonBlank('model', LIMITS.nameChars).transform((s) => s.trim()),
+  agent: trimmedName('agent'),
+  model: trimmedName('model'),
   reasoning: storableString('reasoning')
     .transform((s) => s.trim())
     .pipe(z.enum(REASONING_LEVELS, { error: 'reasoning must be one of low, medium, high, xhigh' })),

@@ -127,9 +127,11 @@ builder.queryFields((t) => ({
 
 const CreateInput = builder.inputType('CreateActionDefinitionInput', {
   fields: (t) => ({
-    title: t.string({ required: true }),
-    kind: t.string({ required: true, description: '"prompt" or "command".' }),
-    spec: t.field({ type: 'JSON', required: true, description: 'PromptSpec or CommandSpec keys (snake_case).' }),
+    // Nullable on purpose: the gateway validates presence itself, so GraphQL and
+    // REST answer a missing field with the same typed code (invalid_title, ...).
+    title: t.string({ description: 'Required: non-blank, at most 200 characters, stored trimmed.' }),
+    kind: t.string({ description: 'Required: "prompt" or "command".' }),
+    spec: t.field({ type: 'JSON', description: 'Required: PromptSpec or CommandSpec keys (snake_case).' }),
     enabled: t.boolean({ description: 'Defaults to true.' }),
   }),
 });

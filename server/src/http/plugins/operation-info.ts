@@ -21,9 +21,15 @@ const hasErrors = (result: unknown): boolean =>
 
 export function useOperationInfo(): Plugin<WithInfo> {
   return {
-    onParams({ params, context }) {
+    onValidate({ params, context }) {
       const info = (context as WithInfo).requestInfo;
-      if (info && typeof params.operationName === 'string') info.operation = params.operationName;
+      if (!info) return;
+      const operation = getOperationAST(params.documentAST, info.operation ?? undefined);
+      info.type = operation?.operation ?? 'unknown';
+      info.operation = operation?.name?.value ?? info.operation;
+      return ({ valid }) => {
+        if (!valid) info.outcome = 'error';
+      };
     },
     onExecute({ args }) {
       const info = (args.contextValue as WithInfo).requestInfo;

@@ -1,0 +1,86 @@
+// Starts a real gateway in this process on a free port, with a fresh database
+// and a scratch repository root, and gives tests small HTTP helpers.
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { parseConfig } from '../../server/src/config/config.js';
+import { type Gateway, startGateway } from '../../server/src/gateway.js';
+import { createLogger } from '../../server/src/observability/logger.js';
+import { freshDatabase, type TestDatabase } from './database.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  database: TestDatabase;
+  repoRoot: string;
+  /** Parsed JSON log lines written so far. */
+  logs: Array<Record<string, unknown>>;
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+  rest(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** A repository root with `sub/` inside and `escape` → a directory outside it. */
+export async function scratchRepo(): Promise<{ root: string; outside: string; cleanup(): Promise<void> }> {
+  const base = await mkdtemp(path.join(tmpdir(), 'synapse-repo-'));
+  const root = path.join(base, 'repo');
+  const outside = path.join(base, 'outside');
+  await mkdir(path.join(root, 'sub', 'deeper'), { recursive: true });
+  await mkdir(outside, { recursive: true });
+  await symlink(outside, path.join(root, 'escape'));
+  await symlink(path.join(root, 'sub'), path.join(root, 'inner-link'));
+  return { root, outside, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
+export async function startTestGateway(env: Record<string, string> = {}, options: { onDisk?: boolean } = {}): Promise<TestGateway> {
+  const database = await freshDatabase(options);
+  const repo = await scratchRepo();
+  const parsed = parseConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    SYNAPSE_DATA_DIR: database.dataDir,
+    SYNAPSE_REPO_ROOT: repo.root,
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...env,
+  });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const gateway = await startGateway(parsed.config, { logger: createLogger(parsed.config.LOG_LEVEL, sink) });
+  const url = gateway.url;
+
+  return {
+    gateway,
+    url,
+    database,
+    repoRoot: repo.root,
+    logs,
+    async gql(query, variables) {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: res.status, ...((await res.json()) as object) };
+    },
+    async rest(method, route, body) {
+      const init: RequestInit = { method, headers: { 'content-type': 'application/json' } };
+      if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      const res = await fetch(`${url}${route}`, init);
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async close() {
+      await gateway.close();
+      await database.drop();
+      await repo.cleanup();
+    },
+  };
+}
