@@ -1,0 +1,427 @@
+/**
+ * Benchmark: the registry's two hot reads served by the gateway (GraphQL over
+ * HTTP POST) against a bare node:http + postgres.js baseline serving the same
+ * rows as the same JSON.
+ *
+ * Run with `npm run bench:registry` (docs/benchmarks.md, "Registry"). It:
+ *  1. creates a fresh database `synapse_bench_<random>` on a real Postgres
+ *     (BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+ *     and drops it at the end, also on failure and Ctrl-C;
+ *  2. starts the real gateway in this process with `startGateway` and seeds
+ *     1,000 definitions (prompt and command kinds) through the registry;
+ *  3. starts the baseline on a free port and byte-compares one response of
+ *     each operation with the gateway's before timing anything;
+ *  4. loads both with autocannon, run in a child process (server/bench/load.ts)
+ *     so the load generator does not share the gateway's event loop,
+ *     alternating gateway/baseline rounds per operation after a warm-up, and
+ *     reports the median round of each target.
+ *
+ * Progress goes to stderr; the final table goes to stdout.
+ *
+ * Knobs (environment): BENCH_DURATION_S (5), BENCH_ROUNDS (3), BENCH_WARMUP_S (2),
+ * BENCH_CONNECTIONS (10), BENCH_PIPELINING (1), BENCH_LOG_LEVEL (info: the
+ * product default, written to the null device; `silent` turns logging off).
+ * SYNAPSE_* variables reach the gateway's configuration, e.g.
+ * SYNAPSE_GRAPHQL_JIT=false.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import pino from 'pino';
+import postgres from 'postgres';
+import { parseConfig, redactUrl } from '../src/config/config.js';
+import { type Gateway, startGateway } from '../src/gateway.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createRegistry } from '../src/registry/registry.js';
+import type { LoadJob, LoadReply, LoadResult } from './load.js';
+
+const DEFINITIONS = 1_000;
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const TENANT = 'default';
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    process.stderr.write(`${name} accepts a whole number ${min}..${max} (got ${JSON.stringify(raw)})\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const DURATION_S = intFromEnv('BENCH_DURATION_S', 5, 1, 600);
+const ROUNDS = intFromEnv('BENCH_ROUNDS', 3, 1, 99);
+const WARMUP_S = intFromEnv('BENCH_WARMUP_S', 2, 0, 600);
+const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10, 1, 1_000);
+const PIPELINING = intFromEnv('BENCH_PIPELINING', 1, 1, 100);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
+
+const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+// ---------------------------------------------------------------------------
+// The two operations. The selection set is what the baseline reproduces.
+
+const FIELDS = 'id title kind enabled version createdAt updatedAt specJson';
+
+interface Operation {
+  key: 'get' | 'list';
+  label: string;
+  query: string;
+}
+
+const GET: Operation = {
+  key: 'get',
+  label: 'actionDefinition(id)',
+  query: `query BenchDefinition($id: ID!) { actionDefinition(id: $id) { ${FIELDS} } }`,
+};
+const LIST: Operation = {
+  key: 'list',
+  label: 'actionDefinitions(first: 50)',
+  query: `query BenchDefinitions { actionDefinitions(first: 50) { nodes { ${FIELDS} } pageInfo { hasNextPage endCursor } } }`,
+};
+
+const getBody = (id: number) => JSON.stringify({ query: GET.query, variables: { id: String(id) }, operationName: 'BenchDefinition' });
+const listBody = () => JSON.stringify({ query: LIST.query, operationName: 'BenchDefinitions' });
+
+// ---------------------------------------------------------------------------
+// The baseline: node:http + postgres.js, no framework, minimal GraphQL parsing.
+
+interface Row {
+  id: string;
+  title: string;
+  kind: string;
+  enabled: boolean;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  spec: unknown;
+}
+
+const rowJson = (r: Row) => ({
+  id: r.id,
+  title: r.title,
+  kind: r.kind,
+  enabled: r.enabled,
+  version: r.version,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  specJson: r.spec,
+});
+
+const cursorOf = (id: string) => Buffer.from(`ad:${id}`).toString('base64url');
+
+function startBaseline(url: string, poolSize: number): { server: Server; sql: postgres.Sql } {
+  // postgres.js prepares every query by default (named statements cached per connection).
+  const sql = postgres(url, { max: poolSize, onnotice: () => {}, connection: { application_name: 'synapse-bench-baseline' } });
+
+  async function answer(body: string): Promise<unknown> {
+    const { query, variables } = JSON.parse(body) as { query?: string; variables?: { id?: unknown } };
+    if (typeof query !== 'string') throw new Error('no query');
+    if (query.includes('actionDefinitions(')) {
+      const rows = await sql<Row[]>`
+        select id, title, kind, enabled, version, created_at, updated_at, spec
+        from action_definitions where tenant = ${TENANT} order by id desc limit 51`;
+      const nodes = rows.slice(0, 50);
+      const last = nodes.at(-1);
+      return { data: { actionDefinitions: { nodes: nodes.map(rowJson), pageInfo: { hasNextPage: rows.length > 50, endCursor: last ? cursorOf(last.id) : null } } } };
+    }
+    if (query.includes('actionDefinition(')) {
+      const id = typeof variables?.id === 'string' && /^[1-9][0-9]{0,15}$/.test(variables.id) ? variables.id : null;
+      if (id === null) return { data: { actionDefinition: null } };
+      const [row] = await sql<Row[]>`
+        select id, title, kind, enabled, version, created_at, updated_at, spec
+        from action_definitions where tenant = ${TENANT} and id = ${id}`;
+      return { data: { actionDefinition: row ? rowJson(row) : null } };
+    }
+    throw new Error('unknown operation');
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      answer(Buffer.concat(chunks).toString()).then(
+        (result) => {
+          const text = JSON.stringify(result);
+          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+        (error: unknown) => {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          res.end(String(error));
+        },
+      );
+    });
+  });
+  return { server, sql };
+}
+
+// ---------------------------------------------------------------------------
+// Seed data: a deterministic mix of prompt and command definitions.
+
+function seedDefinition(i: number): Record<string, unknown> {
+  if (i % 3 === 0) {
+    return {
+      title: `Review change #${i} — "café" edition`,
+      kind: 'prompt',
+      spec: { prompt: `Review the diff of change ${i}.\nList risks first, then nits.`, reasoning: (['low', 'medium', 'high'] as const)[i % 3], timeout_s: 30 + (i % 60) },
+      enabled: i % 10 !== 0,
+    };
+  }
+  return {
+    title: `Run check ${i}`,
+    kind: 'command',
+    spec: { cmd: `npm test -- --shard=${(i % 8) + 1}/8 && echo 'done ${i}'`, cwd: '.', timeout_s: 60 + (i % 600) },
+    enabled: i % 7 !== 0,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Lifecycle: everything started is stopped by cleanup(), once.
+
+const state: {
+  admin?: postgres.Sql;
+  adminUrl?: string;
+  dbName?: string;
+  gateway?: Gateway;
+  baseline?: { server: Server; sql: postgres.Sql };
+  loader?: ChildProcess;
+} = {};
+
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (error) {
+        progress(`cleanup: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    if (state.loader && state.loader.exitCode === null) await step('stopping the load generator', () => state.loader!.kill());
+    if (state.baseline) {
+      const { server, sql } = state.baseline;
+      await step('stopping the baseline', async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await sql.end({ timeout: 5 });
+      });
+    }
+    if (state.gateway) await step('stopping the gateway', () => state.gateway!.close());
+    if (state.dbName && state.adminUrl) {
+      const name = state.dbName;
+      await step(`dropping database ${name}`, async () => {
+        const admin = postgres(state.adminUrl!, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+        try {
+          await admin.unsafe(`drop database if exists "${name}" with (force)`);
+          progress(`dropped database ${name}`);
+        } finally {
+          await admin.end({ timeout: 5 });
+        }
+      });
+    }
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    progress(`${signal}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Load generation through the child process.
+
+async function startLoader(): Promise<(job: LoadJob) => Promise<LoadResult>> {
+  // fork() reuses this process's execArgv, so the child runs under tsx as well.
+  const child = fork(new URL('./load.ts', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  state.loader = child;
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) before it was ready`)));
+  });
+  return (job) =>
+    new Promise<LoadResult>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the load generator exited (${code})`));
+      child.once('exit', onExit);
+      child.once('message', (reply: LoadReply) => {
+        child.off('exit', onExit);
+        if (reply.ok) resolve(reply.result);
+        else reject(new Error(`load generator: ${reply.error}`));
+      });
+      child.send(job);
+    });
+}
+
+// ---------------------------------------------------------------------------
+
+async function post(url: string, body: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+  return { status: res.status, text: await res.text() };
+}
+
+function shuffled<T>(items: T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+const median = (rounds: LoadResult[]): LoadResult => [...rounds].sort((a, b) => a.rps - b.rps)[Math.floor((rounds.length - 1) / 2)]!;
+
+function commandLine(): string {
+  const vars = Object.keys(process.env)
+    .filter((k) => /^(BENCH_|SYNAPSE_)/.test(k) && k !== 'BENCH_DATABASE_URL')
+    .sort()
+    .map((k) => `${k}=${process.env[k]}`);
+  return [...vars, 'npm run bench:registry'].join(' ');
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  let serverVersion: string;
+  try {
+    const [row] = await admin<{ server_version: string }[]>`show server_version`;
+    serverVersion = row!.server_version;
+  } catch (error) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    process.stderr.write(
+      `Postgres is not reachable at ${redactUrl(adminUrl)}: ${error instanceof Error ? error.message : String(error)}\n` +
+        'This benchmark needs a real Postgres where it may create and drop a database.\n' +
+        `Set BENCH_DATABASE_URL (or DATABASE_URL) to an admin URL, e.g. BENCH_DATABASE_URL=${DEFAULT_ADMIN_URL} npm run bench:registry\n`,
+    );
+    process.exit(1);
+  }
+  const dbName = `synapse_bench_${randomBytes(6).toString('hex')}`;
+  state.adminUrl = adminUrl;
+  try {
+    await admin.unsafe(`create database "${dbName}"`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  state.dbName = dbName;
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${dbName}`;
+  progress(`created database ${dbName} (Postgres ${serverVersion})`);
+
+  const gatewayEnv: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) if (key.startsWith('SYNAPSE_')) gatewayEnv[key] = value;
+  const parsed = parseConfig({ ...gatewayEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: LOG_LEVEL, DATABASE_URL: dbUrl.toString() });
+  if (!parsed.ok) throw new Error(`invalid gateway configuration: ${parsed.problems.join('; ')}`);
+  const config = parsed.config;
+  // The product logs to stdout; the benchmark keeps the same logger (and its
+  // cost: serialisation and one write per request) but writes to the null device.
+  const logger = createLogger(config.LOG_LEVEL, pino.destination({ dest: os.devNull, sync: true }));
+  const gateway = await startGateway(config, { logger, onProgress: (m) => progress(`gateway: ${m}`) });
+  state.gateway = gateway;
+  progress(`gateway listening on ${gateway.url} (JIT ${config.SYNAPSE_GRAPHQL_JIT ? 'on' : 'off'}, log level ${config.LOG_LEVEL})`);
+
+  const seeder = createRegistry(gateway.database.db, { repoRoot: config.SYNAPSE_REPO_ROOT ?? process.cwd(), defaultModel: config.SYNAPSE_PROMPT_MODEL });
+  const ids: number[] = [];
+  for (let start = 0; start < DEFINITIONS; start += 25) {
+    const batch = Array.from({ length: Math.min(25, DEFINITIONS - start) }, (_, k) => seeder.create(TENANT, seedDefinition(start + k + 1)));
+    for (const created of await Promise.all(batch)) {
+      if (!created.ok) throw new Error(`seeding failed: ${created.error.code}: ${created.error.message}`);
+      ids.push(created.value.id);
+    }
+  }
+  progress(`seeded ${ids.length} definitions`);
+
+  const baseline = startBaseline(dbUrl.toString(), config.SYNAPSE_DB_POOL_SIZE);
+  state.baseline = baseline;
+  baseline.server.listen(0, '127.0.0.1');
+  await once(baseline.server, 'listening');
+  const baselineUrl = `http://127.0.0.1:${(baseline.server.address() as AddressInfo).port}`;
+  progress(`baseline listening on ${baselineUrl}`);
+
+  // Same bytes from both before anything is timed.
+  for (const [operation, body] of [
+    [GET, getBody(ids[Math.floor(ids.length / 2)]!)],
+    [LIST, listBody()],
+  ] as const) {
+    const fromGateway = await post(gateway.url, body);
+    const fromBaseline = await post(baselineUrl, body);
+    if (fromGateway.status !== 200 || fromGateway.text !== fromBaseline.text || fromGateway.status !== fromBaseline.status) {
+      process.stderr.write(
+        `response mismatch for ${operation.label}:\n  gateway  (${fromGateway.status}): ${fromGateway.text.slice(0, 600)}\n  baseline (${fromBaseline.status}): ${fromBaseline.text.slice(0, 600)}\n`,
+      );
+      throw new Error('the baseline does not reproduce the gateway response');
+    }
+    progress(`${operation.label}: gateway and baseline answer the same ${fromGateway.text.length} bytes`);
+  }
+
+  const load = await startLoader();
+  const getBodies = shuffled(ids, 42).map(getBody);
+  const targets = [
+    { name: 'gateway', url: gateway.url },
+    { name: 'baseline', url: baselineUrl },
+  ] as const;
+  const results: Array<{ operation: Operation; gateway: LoadResult; baseline: LoadResult }> = [];
+
+  for (const operation of [GET, LIST]) {
+    const bodies = operation.key === 'get' ? getBodies : [listBody()];
+    const job = (url: string, durationS: number): LoadJob => ({ url, bodies, durationS, connections: CONNECTIONS, pipelining: PIPELINING });
+    if (WARMUP_S > 0) {
+      for (const target of targets) {
+        progress(`${operation.label}: warm-up ${target.name} ${WARMUP_S} s`);
+        await load(job(target.url, WARMUP_S));
+      }
+    }
+    const rounds: Record<'gateway' | 'baseline', LoadResult[]> = { gateway: [], baseline: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of targets) {
+        const result = await load(job(target.url, DURATION_S));
+        if (result.errors || result.timeouts || result.non2xx) {
+          throw new Error(`${target.name} ${operation.label}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`);
+        }
+        rounds[target.name].push(result);
+        progress(
+          `${operation.label}: round ${round}/${ROUNDS} ${target.name.padEnd(8)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms`,
+        );
+      }
+    }
+    results.push({ operation, gateway: median(rounds.gateway), baseline: median(rounds.baseline) });
+  }
+
+  const cpus = os.cpus();
+  const lines = [
+    '',
+    'Registry benchmark: gateway (GraphQL over HTTP POST) vs bare node:http + postgres.js',
+    `command:  ${commandLine()}`,
+    `machine:  node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Postgres ${serverVersion}`,
+    `load:     autocannon in a child process, ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} alternating rounds of ${DURATION_S} s per target after ${WARMUP_S} s warm-up; median round shown`,
+    `gateway:  JIT ${config.SYNAPSE_GRAPHQL_JIT ? 'on' : 'off'}, log level ${config.LOG_LEVEL}${config.LOG_LEVEL === 'silent' ? '' : ' (to the null device)'}, pool ${config.SYNAPSE_DB_POOL_SIZE}; ${DEFINITIONS} definitions`,
+    '',
+    `${'operation'.padEnd(30)}${'target'.padEnd(10)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`,
+  ];
+  for (const { operation, gateway: g, baseline: b } of results) {
+    lines.push(`${operation.label.padEnd(30)}${'gateway'.padEnd(10)}${g.rps.toFixed(0).padStart(9)}${g.p50Ms.toFixed(2).padStart(9)}${g.p99Ms.toFixed(2).padStart(9)}`);
+    lines.push(`${''.padEnd(30)}${'baseline'.padEnd(10)}${b.rps.toFixed(0).padStart(9)}${b.p50Ms.toFixed(2).padStart(9)}${b.p99Ms.toFixed(2).padStart(9)}`);
+    lines.push(`${''.padEnd(30)}${'ratio gateway/baseline'.padEnd(28)}${(g.rps / b.rps).toFixed(2)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const startedAt = performance.now();
+main()
+  .then(async () => {
+    await cleanup();
+    progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+    process.exit(0);
+  })
+  .catch(async (error: unknown) => {
+    process.stderr.write(`bench:registry failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await cleanup();
+    process.exit(1);
+  });
