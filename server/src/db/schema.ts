@@ -1,7 +1,7 @@
 // Tables of the gateway. Migrations in drizzle/ are generated from this file
 // (`npm run db:generate`) and applied at start-up by db/migrate.ts.
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const actionDefinitions = pgTable(
   'action_definitions',
@@ -27,3 +27,137 @@ export const actionDefinitions = pgTable(
 );
 
 export type ActionDefinitionRow = typeof actionDefinitions.$inferSelect;
+
+/** The service catalogue: the latest discovery snapshot of every Axon. */
+export const services = pgTable(
+  'services',
+  {
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull().default('default'),
+    name: text('name').notNull(),
+    status: text('status', { enum: ['online', 'warning', 'error', 'offline'] }).notNull(),
+    /** Seconds; the service is offline once `now - last_seen > ttl`. */
+    ttl: integer('ttl').notNull(),
+    lastSeen: timestamp('last_seen', { withTimezone: true, mode: 'date' }).notNull(),
+    /** When the sweeper or the Axon itself marked it offline (null while alive). */
+    offlineSince: timestamp('offline_since', { withTimezone: true, mode: 'date' }),
+    shape: text('shape', { enum: ['v1', 'mvp'] }).notNull(),
+    snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull(),
+    actions: jsonb('actions').$type<Array<{ id: string; label: string; style: string | null; confirm: boolean | string | null }>>().notNull(),
+    runners: jsonb('runners').$type<string[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('services_tenant_status_idx').on(t.tenant, t.status)],
+);
+
+/** Runs: one triggered action each, with its state machine and timestamps. */
+export const runs = pgTable(
+  'runs',
+  {
+    /** UUIDv7, so ids sort by creation time. */
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    serviceId: text('service_id').notNull(),
+    actionId: text('action_id').notNull(),
+    definitionId: bigint('definition_id', { mode: 'number' }),
+    definitionVersion: integer('definition_version'),
+    state: text('state').notNull(),
+    reason: text('reason'),
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
+    input: jsonb('input').$type<unknown>(),
+    output: jsonb('output').$type<unknown>(),
+    error: jsonb('error').$type<unknown>(),
+    /** The command envelope's id (UUIDv7) and correlation id. */
+    commandId: text('command_id').notNull(),
+    traceId: text('trace_id').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    /** How the run was started: graphql, rest (seed 000) or envelope (seed 002). */
+    origin: text('origin').notNull(),
+    /** For envelope runs: the caller's command id, target TRN and trace, for the Stepflow events. */
+    callerCommandId: text('caller_command_id'),
+    callerTarget: text('caller_target'),
+    heartbeatTimeoutS: integer('heartbeat_timeout_s').notNull(),
+    statusTtlS: integer('status_ttl_s').notNull(),
+    deadline: timestamp('deadline', { withTimezone: true, mode: 'date' }),
+    lastEventAt: timestamp('last_event_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** Next per-run event sequence number. */
+    nextSeq: integer('next_seq').notNull().default(1),
+    outputBytes: bigint('output_bytes', { mode: 'number' }).notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    dispatchedAt: timestamp('dispatched_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('runs_tenant_id_idx').on(t.tenant, t.id.desc()),
+    index('runs_tenant_service_idx').on(t.tenant, t.serviceId, t.id.desc()),
+    uniqueIndex('runs_command_id_idx').on(t.commandId),
+  ],
+);
+
+/** Idempotency keys, per tenant, kept 24 hours. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenant: text('tenant').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 of the canonical request, to tell a replay from a conflict. */
+    requestHash: text('request_hash').notNull(),
+    runId: text('run_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.key] }), index('idempotency_keys_created_at_idx').on(t.createdAt)],
+);
+
+/** Every event of every run, in order; deduplicated by (source, event_id). */
+export const runEvents = pgTable(
+  'run_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id').notNull(),
+    seq: integer('seq').notNull(),
+    tenant: text('tenant').notNull(),
+    source: text('source').notNull(),
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    time: timestamp('time', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The run's state after this event. */
+    state: text('state').notNull(),
+    reason: text('reason'),
+    data: jsonb('data').$type<unknown>(),
+    envelope: jsonb('envelope').$type<Record<string, unknown>>().notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('run_events_run_seq_idx').on(t.runId, t.seq), uniqueIndex('run_events_source_id_idx').on(t.source, t.eventId)],
+);
+
+/** Transactional outbox: MQTT commands (and later webhook deliveries) written with the run. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    kind: text('kind').notNull(),
+    runId: text('run_id'),
+    topic: text('topic').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_pending_idx').on(t.id).where(sql`${t.sentAt} is null`)],
+);
+
+/** Action button configuration (the condition DSL), versioned per tenant. */
+export const actionConfigs = pgTable(
+  'action_configs',
+  {
+    tenant: text('tenant').notNull(),
+    version: integer('version').notNull(),
+    source: text('source').notNull(),
+    config: jsonb('config').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.version] })],
+);
