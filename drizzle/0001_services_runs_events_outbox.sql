@@ -25,7 +25,9 @@ CREATE TABLE "outbox" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"sent_at" timestamp with time zone,
 	"attempts" integer DEFAULT 0 NOT NULL,
-	"last_error" text
+	"last_error" text,
+	"claimed_by" text,
+	"claimed_until" timestamp with time zone
 );
 --> statement-breakpoint
 CREATE TABLE "run_events" (

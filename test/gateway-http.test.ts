@@ -14,9 +14,9 @@ afterAll(async () => {
 });
 
 describe('health and readiness', () => {
-  it('answers /healthz and /readyz with the database check', async () => {
+  it('answers /healthz and /readyz with the database and broker checks', async () => {
     expect(await gw.rest('GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
-    expect(await gw.rest('GET', '/readyz')).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok' } } });
+    expect(await gw.rest('GET', '/readyz')).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', mqtt: 'ok' } } });
   });
 });
 

@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
+import { messagingEnv } from './helpers/gateway.js';
 import { freePort, spawnGateway } from './helpers/process.js';
 
 let db: TestDatabase;
@@ -13,7 +14,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const dbEnv = () => (db.url ? { DATABASE_URL: db.url } : { SYNAPSE_DATA_DIR: db.dataDir });
+const dbEnv = () => ({ ...(db.url ? { DATABASE_URL: db.url } : { SYNAPSE_DATA_DIR: db.dataDir }), ...messagingEnv() });
 
 describe('configuration errors stop start-up with the variable named', () => {
   it.each([

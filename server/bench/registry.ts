@@ -21,8 +21,9 @@
  * Knobs (environment): BENCH_DURATION_S (5), BENCH_ROUNDS (3), BENCH_WARMUP_S (2),
  * BENCH_CONNECTIONS (10), BENCH_PIPELINING (1), BENCH_LOG_LEVEL (info: the
  * product default, written to the null device; `silent` turns logging off).
- * SYNAPSE_* variables reach the gateway's configuration, e.g.
- * SYNAPSE_GRAPHQL_JIT=false.
+ * SYNAPSE_* and MQTT_* variables reach the gateway's configuration, e.g.
+ * SYNAPSE_GRAPHQL_JIT=false (the embedded MQTT broker gets a free port unless
+ * MQTT_PORT is set).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -281,7 +282,7 @@ const median = (rounds: LoadResult[]): LoadResult => [...rounds].sort((a, b) => 
 
 function commandLine(): string {
   const vars = Object.keys(process.env)
-    .filter((k) => /^(BENCH_|SYNAPSE_)/.test(k) && k !== 'BENCH_DATABASE_URL')
+    .filter((k) => /^(BENCH_|SYNAPSE_|MQTT_)/.test(k) && !/URL|PASSWORD|TOKEN|USERNAME/.test(k))
     .sort()
     .map((k) => `${k}=${process.env[k]}`);
   return [...vars, 'npm run bench:registry'].join(' ');
@@ -316,8 +317,9 @@ async function main(): Promise<void> {
   progress(`created database ${dbName} (Postgres ${serverVersion})`);
 
   const gatewayEnv: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(process.env)) if (key.startsWith('SYNAPSE_')) gatewayEnv[key] = value;
-  const parsed = parseConfig({ ...gatewayEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: LOG_LEVEL, DATABASE_URL: dbUrl.toString() });
+  for (const [key, value] of Object.entries(process.env)) if (/^(SYNAPSE_|MQTT_)/.test(key)) gatewayEnv[key] = value;
+  // Free ports for everything the gateway listens on (its embedded MQTT broker too).
+  const parsed = parseConfig({ MQTT_PORT: '0', ...gatewayEnv, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: LOG_LEVEL, DATABASE_URL: dbUrl.toString() });
   if (!parsed.ok) throw new Error(`invalid gateway configuration: ${parsed.problems.join('; ')}`);
   const config = parsed.config;
   // The product logs to stdout; the benchmark keeps the same logger (and its

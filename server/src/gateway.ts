@@ -3,6 +3,7 @@
 // effects (signals, env, exit) live here; main.ts owns those.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { createActionConfigService } from './actionconfig/service.js';
 import type { GatewayConfig } from './config/config.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
@@ -12,6 +13,14 @@ import { createHttpServer } from './http/server.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createRegistry } from './registry/registry.js';
+import { randomBytes } from 'node:crypto';
+import type { EmbeddedBroker } from './mqtt/broker.js';
+import { type Messaging, startMessaging } from './mqtt/messaging.js';
+import { createUuidv7Generator, newTraceId } from './protocol/index.js';
+import { createRelay, type Relay } from './runs/relay.js';
+import { createRunService } from './runs/service.js';
+import { createCatalogue } from './services/catalogue.js';
+import { registerTriggerRoutes } from './http/rest/triggers.js';
 
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -19,6 +28,11 @@ export interface Gateway {
   port: number;
   database: DatabaseHandle;
   metrics: Metrics;
+  /** The embedded broker, when MQTT_URL is unset. */
+  broker: EmbeddedBroker | undefined;
+  /** The URL Axons connect to. */
+  brokerUrl: string;
+  relay: Relay;
   /** Stops accepting, finishes in-flight requests, closes sockets and the database. */
   close(): Promise<void>;
 }
@@ -64,7 +78,75 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     repoRoot: config.SYNAPSE_REPO_ROOT ?? process.cwd(),
     defaultModel: config.SYNAPSE_PROMPT_MODEL,
   });
+  const actionConfigs = createActionConfigService(database.db);
   const tenant = config.SYNAPSE_DEFAULT_TENANT;
+  const prefix = config.MQTT_TOPIC_PREFIX;
+
+  let messaging: Messaging;
+  try {
+    progress(config.MQTT_URL ? 'connecting to the MQTT broker' : `starting the embedded MQTT broker on ${config.HOST}:${config.MQTT_PORT}`);
+    messaging = await startMessaging(config, logger);
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw new StartupError(error instanceof Error ? error.message : String(error));
+  }
+  const { bus, broker } = messaging;
+
+  const rejectedSnapshots = metrics.counter('synapse_discovery_rejected_total', 'Discovery snapshots rejected, by reason.', ['reason'] as const);
+  const publishedCommands = metrics.counter('synapse_outbox_published_total', 'Commands the outbox relay published (QoS 1, acknowledged by the broker).');
+  const triggeredRuns = metrics.counter('synapse_runs_triggered_total', 'Runs created by triggers, by origin.', ['origin'] as const);
+
+  const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
+  const catalogue = createCatalogue({
+    db: database.db,
+    logger,
+    tenant,
+    legacyAxonToken: config.SYNAPSE_LEGACY_AXON_TOKEN,
+    onRejected: (code) => rejectedSnapshots.inc({ reason: code }),
+  });
+  let relay: Relay | undefined;
+  const runs = createRunService({
+    db: database.db,
+    logger,
+    catalogue,
+    topicPrefix: prefix,
+    newId,
+    newTraceId: () => newTraceId((n) => randomBytes(n)),
+    now: Date.now,
+    heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
+    statusTtlS: config.SYNAPSE_STATUS_TTL_S,
+    onOutbox: () => relay?.kick(),
+    onRunChanged: (run) => triggeredRuns.inc({ origin: run.origin }),
+  });
+  relay = createRelay({
+    db: database.db,
+    bus,
+    logger,
+    owner: bus.clientId,
+    newId,
+    now: Date.now,
+    paused: config.SYNAPSE_OUTBOX_PAUSED,
+    ...(broker ? { hasSubscriber: (topic: string) => broker.hasSubscriber(topic) } : {}),
+    onPublished: (count) => publishedCommands.inc(count),
+    onRunChanged: (run) => runs.notifyChanged(run),
+  });
+  const activeRelay = relay;
+
+  await bus.subscribe(`${prefix}/discovery/+`, async (topic, payload) => {
+    await catalogue.ingest(topic.slice(`${prefix}/discovery/`.length), payload);
+  });
+  const stopOnConnect = bus.onConnect(() => activeRelay.kick());
+  const stopOnSubscribe = broker?.onSubscribe(() => activeRelay.kick());
+
+  // Timers: offline detection well inside 1 s, and a periodic relay pass for
+  // rows another process left behind (expired leases).
+  const timers = [
+    setInterval(() => {
+      catalogue.sweepOffline().catch((error: unknown) => logger.warn({ err: String(error) }, 'offline sweep failed; retrying'));
+    }, config.SYNAPSE_OFFLINE_SWEEP_MS),
+    setInterval(() => activeRelay.kick(), 1_000),
+  ];
+  activeRelay.kick();
 
   const { server, ws } = createHttpServer({
     schema,
@@ -73,8 +155,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     graphiql: config.SYNAPSE_GRAPHIQL,
     jit: config.SYNAPSE_GRAPHQL_JIT,
     maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES,
-    context: () => ({ tenant, registry }),
-    routes: (router) => registerActionRoutes(router, { registry, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES }),
+    context: () => ({ tenant, registry, actionConfigs, catalogue, runs }),
+    routes: (router) => {
+      registerActionRoutes(router, { registry, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+      registerTriggerRoutes(router, { runs, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+    },
     readiness: async () => {
       const ping = await withTimeout(
         database.ping().then(
@@ -83,7 +168,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         ),
         2_000,
       );
-      return { database: ping === 'timeout' ? 'timeout' : ping };
+      return { database: ping === 'timeout' ? 'timeout' : ping, mqtt: bus.isConnected() ? 'ok' : 'disconnected' };
     },
   });
 
@@ -96,6 +181,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       }),
     ]);
   } catch (error) {
+    for (const timer of timers) clearInterval(timer);
+    await activeRelay.stop();
+    await messaging.close();
     await database.close().catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new StartupError(`port ${config.PORT} on ${config.HOST} is in use: stop the other process or set PORT`);
@@ -117,10 +205,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         logger.warn({ timeoutMs: config.SYNAPSE_SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();
       }
+      for (const timer of timers) clearInterval(timer);
+      stopOnConnect();
+      stopOnSubscribe?.();
+      await activeRelay.stop();
+      await messaging.close();
       await database.close();
     })();
     return closing;
   }
 
-  return { url, port, database, metrics, close };
+  return { url, port, database, metrics, broker, brokerUrl: messaging.brokerUrl, relay: activeRelay, close };
 }

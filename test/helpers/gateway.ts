@@ -1,5 +1,6 @@
 // Starts a real gateway in this process on a free port, with a fresh database
 // and a scratch repository root, and gives tests small HTTP helpers.
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { freshDatabase, type TestDatabase } from './database.js';
 export interface TestGateway {
   gateway: Gateway;
   url: string;
+  /** Topic prefix of this gateway (unique per test gateway). */
+  prefix: string;
   database: TestDatabase;
   repoRoot: string;
   /** Parsed JSON log lines written so far. */
@@ -33,6 +36,16 @@ export async function scratchRepo(): Promise<{ root: string; outside: string; cl
   return { root, outside, cleanup: () => rm(base, { recursive: true, force: true }) };
 }
 
+/**
+ * MQTT settings for a test gateway: the broker named by MQTT_URL (shared, so
+ * every gateway gets a topic prefix of its own), else an embedded broker on a
+ * free port.
+ */
+export function messagingEnv(): Record<string, string> {
+  const prefix = `synapse-test-${randomBytes(4).toString('hex')}/v1`;
+  return process.env.MQTT_URL ? { MQTT_URL: process.env.MQTT_URL, MQTT_TOPIC_PREFIX: prefix } : { MQTT_PORT: '0', MQTT_TOPIC_PREFIX: prefix };
+}
+
 export async function startTestGateway(env: Record<string, string> = {}, options: { onDisk?: boolean } = {}): Promise<TestGateway> {
   const database = await freshDatabase(options);
   const repo = await scratchRepo();
@@ -43,6 +56,7 @@ export async function startTestGateway(env: Record<string, string> = {}, options
     SYNAPSE_DATA_DIR: database.dataDir,
     SYNAPSE_REPO_ROOT: repo.root,
     ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...messagingEnv(),
     ...env,
   });
   if (!parsed.ok) throw new Error(parsed.problems.join('; '));
@@ -59,6 +73,7 @@ export async function startTestGateway(env: Record<string, string> = {}, options
   return {
     gateway,
     url,
+    prefix: parsed.config.MQTT_TOPIC_PREFIX,
     database,
     repoRoot: repo.root,
     logs,

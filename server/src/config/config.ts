@@ -75,6 +75,17 @@ export const configSchema = z.object({
   SYNAPSE_DB_POOL_SIZE: positiveInt(10, 200),
   SYNAPSE_SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
   SYNAPSE_MAX_BODY_BYTES: positiveInt(1_048_576, 16_777_216),
+  MQTT_CLIENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'accepts 1..64 letters, digits, _ and -')
+    .optional(),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  SYNAPSE_LEGACY_AXON_TOKEN: z.string().optional(),
+  SYNAPSE_HEARTBEAT_TIMEOUT_S: positiveInt(30, 3_600),
+  SYNAPSE_STATUS_TTL_S: positiveInt(600, 86_400),
+  SYNAPSE_OFFLINE_SWEEP_MS: positiveInt(250, 10_000),
+  SYNAPSE_OUTBOX_PAUSED: bool(false),
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

@@ -145,6 +145,9 @@ export const outbox = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** A relay's lease on the row while it publishes; another relay may take it once expired. */
+    claimedBy: text('claimed_by'),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
   },
   (t) => [index('outbox_pending_idx').on(t.id).where(sql`${t.sentAt} is null`)],
 );

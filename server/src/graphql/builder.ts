@@ -17,12 +17,27 @@ export class UserFailure extends Error implements DomainError {
     this.name = 'UserFailure';
   }
   static of(error: DomainError): UserFailure {
-    return error.code === 'not_found'
-      ? new NotFoundFailure(error.code, error.field, error.message)
-      : new UserFailure(error.code, error.field, error.message);
+    const Kind = FAILURE_KINDS[error.code] ?? UserFailure;
+    return new Kind(error.code, error.field, error.message);
   }
 }
+/** The object named does not exist in this tenant. */
 export class NotFoundFailure extends UserFailure {}
+/** The request conflicts with an earlier one (e.g. an idempotency key reused for another request). */
+export class ConflictFailure extends UserFailure {}
+/** The target cannot take the request now (e.g. its service is offline). */
+export class UnavailableFailure extends UserFailure {}
+
+const FAILURE_KINDS: Record<string, typeof UserFailure> = {
+  not_found: NotFoundFailure,
+  unknown_service: NotFoundFailure,
+  unknown_action: NotFoundFailure,
+  unknown_definition: NotFoundFailure,
+  idempotency_conflict: ConflictFailure,
+  service_offline: UnavailableFailure,
+  definition_disabled: UnavailableFailure,
+  runner_not_supported: UnavailableFailure,
+};
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -98,7 +113,7 @@ builder.objectType(UserFailure, {
   name: 'ValidationError',
   description: 'The input was rejected; nothing was changed.',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof UserFailure && !(value instanceof NotFoundFailure),
+  isTypeOf: (value) => value instanceof UserFailure && value.constructor === UserFailure,
 });
 
 builder.objectType(NotFoundFailure, {
@@ -106,6 +121,20 @@ builder.objectType(NotFoundFailure, {
   description: 'No such object in this tenant.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof NotFoundFailure,
+});
+
+builder.objectType(ConflictFailure, {
+  name: 'ConflictError',
+  description: 'The request conflicts with an earlier one; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ConflictFailure,
+});
+
+builder.objectType(UnavailableFailure, {
+  name: 'UnavailableError',
+  description: 'The target cannot take the request now (for example its service is offline).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof UnavailableFailure,
 });
 
 builder.queryType({});

@@ -2,5 +2,8 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.js';
 import './registry.js';
+import './action-config.js';
+import './services.js';
+import './runs.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -41,8 +41,22 @@ export function createRouter() {
     }
     const found: Array<{ route: Route; params: Record<string, string> }> = [];
     for (const route of routes) {
-      if (route.segments.length !== parts.length) continue;
       const params: Record<string, string> = {};
+      const rest = route.segments.indexOf('*');
+      if (rest >= 0) {
+        // `*` takes one or more segments, rejoined with `/` (a TRN holds slashes).
+        const before = route.segments.slice(0, rest);
+        const after = route.segments.slice(rest + 1);
+        if (parts.length < before.length + after.length + 1) continue;
+        const head = parts.slice(0, before.length);
+        const tail = parts.slice(parts.length - after.length);
+        if (head.every((p, i) => p === before[i]) && tail.every((p, i) => p === after[i])) {
+          params['*'] = parts.slice(before.length, parts.length - after.length).join('/');
+          found.push({ route, params });
+        }
+        continue;
+      }
+      if (route.segments.length !== parts.length) continue;
       const same = route.segments.every((segment, i) => {
         const part = parts[i]!;
         if (segment.startsWith(':')) {

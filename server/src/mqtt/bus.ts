@@ -1,0 +1,163 @@
+// The gateway's MQTT client: a persistent session (clean: false, a stable
+// client id) that reconnects with backoff and resubscribes. Incoming QoS 1
+// messages are acknowledged only after their handler resolves, so a crash
+// between receive and commit loses nothing: the broker redelivers.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../observability/logger.js';
+
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+
+export interface MqttBusOptions {
+  url: string;
+  clientId: string;
+  logger: Logger;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Reconnect backoff: first delay and cap, in ms. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
+export interface MqttBus {
+  readonly clientId: string;
+  isConnected(): boolean;
+  /** Resolves once the broker acknowledged (PUBACK) a QoS 1 publish. */
+  publish(topic: string, payload: string | Buffer, qos?: 0 | 1): Promise<void>;
+  /** Subscribes now and after every reconnect; the handler's promise gates the PUBACK. */
+  subscribe(filter: string, handler: MessageHandler): Promise<void>;
+  onConnect(listener: () => void): () => void;
+  /** One QoS 1 publish to a probe topic, timed; null when not connected. */
+  measureRoundTrip(topic: string): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+/** Matches an MQTT topic against a filter with `+` and `#` wildcards. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
+  const { logger } = options;
+  const minDelay = options.reconnectMinMs ?? 250;
+  const maxDelay = options.reconnectMaxMs ?? 10_000;
+  const subscriptions = new Map<string, MessageHandler>();
+  const connectListeners = new Set<() => void>();
+  let closing = false;
+
+  // A fresh options object per client: mqtt.js writes its state back into it.
+  const clientOptions: IClientOptions = {
+    clientId: options.clientId,
+    clean: false,
+    reconnectPeriod: minDelay,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    resubscribe: true,
+    queueQoSZero: false,
+    protocolVersion: 4,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+  };
+  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+
+  client.handleMessage = (packet, done) => {
+    const handler = [...subscriptions].find(([filter]) => topicMatches(filter, packet.topic))?.[1];
+    if (!handler) return done();
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    void processWithRetry(handler, packet.topic, payload).then(() => done());
+  };
+
+  /**
+   * Handlers reject only when the gateway cannot store a message (e.g. the
+   * database is down): keep it unacknowledged and retry, so the broker holds it
+   * and nothing is lost; later messages wait behind it.
+   */
+  async function processWithRetry(handler: MessageHandler, topic: string, payload: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handler(topic, payload);
+        return;
+      } catch (error) {
+        logger.error({ topic, attempt, err: error instanceof Error ? error.message : String(error) }, 'mqtt message not stored yet; retrying before acknowledging');
+        if (closing) return new Promise<void>(() => {});
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  let delay = minDelay;
+  client.on('connect', (connack) => {
+    delay = minDelay;
+    client.options.reconnectPeriod = minDelay;
+    logger.info({ clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+    const filters = [...subscriptions.keys()];
+    if (filters.length > 0) {
+      client.subscribe(
+        filters.map((f) => f),
+        { qos: 1 },
+        (error) => error && logger.error({ err: error.message }, 'mqtt resubscribe failed'),
+      );
+    }
+    for (const listener of connectListeners) listener();
+  });
+  client.on('reconnect', () => {
+    // Exponential backoff with full jitter between attempts.
+    delay = Math.min(maxDelay, delay * 2);
+    client.options.reconnectPeriod = Math.round(minDelay + Math.random() * delay);
+  });
+  client.on('offline', () => logger.warn({ url: redact(options.url) }, 'mqtt offline; reconnecting with backoff'));
+  client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      client.end(true);
+      reject(new Error(`could not connect to the MQTT broker at ${redact(options.url)} within 10 s: check MQTT_URL and that the broker runs`));
+    }, 10_000);
+    const onConnect = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+    };
+    client.on('connect', onConnect);
+  });
+
+  return {
+    clientId: options.clientId,
+    isConnected: () => client.connected,
+    async publish(topic, payload, qos = 1) {
+      await client.publishAsync(topic, payload, { qos });
+    },
+    async subscribe(filter, handler) {
+      subscriptions.set(filter, handler);
+      if (client.connected) await client.subscribeAsync(filter, { qos: 1 });
+    },
+    onConnect(listener) {
+      connectListeners.add(listener);
+      return () => connectListeners.delete(listener);
+    },
+    async measureRoundTrip(topic) {
+      if (!client.connected) return null;
+      const started = performance.now();
+      await client.publishAsync(topic, 'ping', { qos: 1 });
+      return performance.now() - started;
+    },
+    async close() {
+      closing = true;
+      await client.endAsync();
+    },
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^/@\s]*@/g, '//***@');
+}

@@ -1,0 +1,74 @@
+// Brings up the gateway's MQTT side: the embedded broker when MQTT_URL is
+// unset, the gateway's own client, and the start-up latency check.
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { GatewayConfig } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import { connectBus, type MqttBus } from './bus.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './broker.js';
+
+export interface Messaging {
+  bus: MqttBus;
+  /** Present when the gateway runs its own broker. */
+  broker: EmbeddedBroker | undefined;
+  /** The broker URL Axons should use. */
+  brokerUrl: string;
+  close(): Promise<void>;
+}
+
+/** A client id stable across restarts of the same gateway (same host, port and database), so its session resumes. */
+export function gatewayClientId(config: GatewayConfig): string {
+  if (config.MQTT_CLIENT_ID) return config.MQTT_CLIENT_ID;
+  const identity = config.DATABASE_URL ?? path.resolve(config.SYNAPSE_DATA_DIR);
+  const suffix = config.PORT === 0 ? randomBytes(4).toString('hex') : String(config.PORT);
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20) || 'host';
+  return `synapse-gw-${host}-${suffix}-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
+}
+
+export const SLOW_ROUND_TRIP_MS = 20;
+
+export async function startMessaging(config: GatewayConfig, logger: Logger): Promise<Messaging> {
+  let broker: EmbeddedBroker | undefined;
+  let url = config.MQTT_URL;
+  if (!url) {
+    broker = await startEmbeddedBroker({ host: config.HOST, port: config.MQTT_PORT, logger });
+    url = broker.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://127.0.0.1:');
+  }
+  let bus: MqttBus;
+  try {
+    bus = await connectBus({
+      url,
+      clientId: gatewayClientId(config),
+      logger,
+      username: config.MQTT_USERNAME,
+      password: config.MQTT_PASSWORD,
+    });
+  } catch (error) {
+    await broker?.close();
+    throw error;
+  }
+
+  const rtt = await bus.measureRoundTrip(`${config.MQTT_TOPIC_PREFIX}/gateway/probe/${bus.clientId}`).catch(() => null);
+  if (rtt !== null) {
+    const roundTripMs = Math.round(rtt * 100) / 100;
+    if (rtt > SLOW_ROUND_TRIP_MS) {
+      logger.warn(
+        { roundTripMs },
+        `MQTT QoS 1 round trip took ${roundTripMs} ms (> ${SLOW_ROUND_TRIP_MS} ms): Nagle's algorithm is probably on at the broker; set set_tcp_nodelay true in mosquitto.conf (see docs/operations.md)`,
+      );
+    } else {
+      logger.info({ roundTripMs }, 'MQTT QoS 1 round trip');
+    }
+  }
+
+  return {
+    bus,
+    broker,
+    brokerUrl: broker ? broker.url : url,
+    async close() {
+      await bus.close().catch(() => {});
+      await broker?.close();
+    },
+  };
+}

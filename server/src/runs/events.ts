@@ -1,0 +1,65 @@
+// Appends an event to a run's log and moves its state, inside the caller's
+// transaction. The run row is locked first, so sequence numbers are gap-free
+// and per-run ordered even with several writers (relay, ingest, sweeper).
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { runEvents, runs } from '../db/schema.js';
+import { type EventEnvelope, type EventShortType, isTerminal, nextRunState, type RunState } from '../protocol/index.js';
+
+export type RunRow = typeof runs.$inferSelect;
+export type RunEventRow = typeof runEvents.$inferSelect;
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Executor = Database | Tx;
+
+export interface AppendEvent {
+  shortType: EventShortType;
+  envelope: EventEnvelope;
+  reason?: string | null;
+  /** Extra column updates when the state moves (output, error, timestamps). */
+  patch?: Partial<typeof runs.$inferInsert>;
+}
+
+export interface AppendResult {
+  run: RunRow;
+  event: RunEventRow;
+  /** False when the run was already terminal or the event does not move it. */
+  moved: boolean;
+}
+
+export async function appendRunEvent(tx: Executor, runId: string, input: AppendEvent): Promise<AppendResult | null> {
+  const [current] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
+  if (!current) return null;
+  const from = current.state as RunState;
+  const to = nextRunState(from, input.shortType);
+  const moved = to !== from;
+  const terminal = isTerminal(to);
+  const [event] = await tx
+    .insert(runEvents)
+    .values({
+      runId,
+      seq: current.nextSeq,
+      tenant: current.tenant,
+      source: input.envelope.source,
+      eventId: input.envelope.id,
+      type: input.envelope.type,
+      time: new Date(input.envelope.time),
+      state: to,
+      reason: input.reason ?? null,
+      data: input.envelope.data,
+      envelope: input.envelope as unknown as Record<string, unknown>,
+    })
+    .returning();
+  const [run] = await tx
+    .update(runs)
+    .set({
+      nextSeq: current.nextSeq + 1,
+      lastEventAt: sql`now()`,
+      updatedAt: sql`now()`,
+      ...(moved ? { state: to, reason: input.reason ?? null, ...(input.patch ?? {}) } : {}),
+      ...(moved && to === 'dispatched' ? { dispatchedAt: sql`now()` } : {}),
+      ...(moved && terminal ? { finishedAt: sql`now()` } : {}),
+    })
+    .where(eq(runs.id, runId))
+    .returning();
+  return { run: run!, event: event!, moved };
+}

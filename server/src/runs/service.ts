@@ -1,0 +1,271 @@
+// Runs: triggering an action (a run, its first event and an outbox row in one
+// transaction), idempotency, reading runs back, and waiting for an outcome.
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
+import { fail, ok, type Result } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  actionTrn,
+  buildCommandEnvelope,
+  buildGatewayEvent,
+  isTerminal,
+  type RunState,
+} from '../protocol/index.js';
+import type { Catalogue } from '../services/catalogue.js';
+import type { RunRow } from './events.js';
+import { requestHash, type TriggerRequest } from './trigger-input.js';
+
+export type { RunRow };
+
+export interface RunServiceOptions {
+  db: Database;
+  logger: Logger;
+  catalogue: Catalogue;
+  topicPrefix: string;
+  newId: () => string;
+  newTraceId: () => string;
+  now: () => number;
+  heartbeatTimeoutS: number;
+  statusTtlS: number;
+  /** A new outbox row is committed: the relay should publish. */
+  onOutbox: () => void;
+  onRunChanged?: (run: RunRow) => void;
+}
+
+export interface TriggerMeta {
+  origin: 'graphql' | 'rest' | 'envelope';
+  issuedBy: string;
+  actorTrn?: string | undefined;
+  /** Envelope runs: the caller's command id and target, echoed in their events. */
+  caller?: { commandId: string; target: string; traceId?: string } | undefined;
+  /** Registry definition runs: what the Axon's runner executes. */
+  definition?: { id: number; kind: string; spec: Record<string, unknown>; version: number } | undefined;
+}
+
+export interface TriggerOutcome {
+  run: RunRow;
+  replayed: boolean;
+}
+
+export const IDEMPOTENCY_TTL_HOURS = 24;
+
+export type RunService = ReturnType<typeof createRunService>;
+
+export function createRunService(options: RunServiceOptions) {
+  const { db, catalogue } = options;
+  const waiters = new Map<string, Set<(run: RunRow) => void>>();
+  const byId = db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.tenant, sql.placeholder('tenant')), eq(runs.id, sql.placeholder('id'))))
+    .prepare('runs_get');
+
+  async function checkTarget(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<null>> {
+    const service = await catalogue.get(tenant, req.serviceId);
+    if (!service) return fail('unknown_service', 'serviceId', `no service ${req.serviceId} has announced itself`);
+    if (meta.definition) {
+      if (service.status === 'offline') return fail('service_offline', 'serviceId', `service ${req.serviceId} is offline`);
+      if (!service.runners.includes(meta.definition.kind)) {
+        return fail('runner_not_supported', 'serviceId', `service ${req.serviceId} does not run ${meta.definition.kind} definitions (its runners: ${service.runners.join(', ') || 'none'})`);
+      }
+      return ok(null);
+    }
+    if (!service.actions.some((a) => a.id === req.actionId)) {
+      return fail('unknown_action', 'actionId', `service ${req.serviceId} declares no action ${req.actionId}`);
+    }
+    if (service.status === 'offline') return fail('service_offline', 'serviceId', `service ${req.serviceId} is offline`);
+    return ok(null);
+  }
+
+  async function trigger(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<TriggerOutcome>> {
+    const target = await checkTarget(tenant, req, meta);
+    if (!target.ok) return target;
+    const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
+    const runId = options.newId();
+    const commandId = options.newId();
+    const traceId = meta.caller?.traceId ?? options.newTraceId();
+    const now = options.now();
+    // Events name the command's target, also for definition runs (the envelope carries the definition).
+    const resource = actionTrn(tenant, req.serviceId, req.actionId);
+
+    const envelope = buildCommandEnvelope({
+      id: commandId,
+      now,
+      tenant,
+      serviceId: req.serviceId,
+      actionId: req.actionId,
+      runId,
+      input: req.input,
+      traceId,
+      heartbeatTimeout: options.heartbeatTimeoutS,
+      issuedBy: meta.issuedBy,
+      ...(meta.definition
+        ? { definition: { id: String(meta.definition.id), kind: meta.definition.kind, spec: meta.definition.spec, version: meta.definition.version } }
+        : {}),
+      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      ...(req.deadline ? { deadline: req.deadline.getTime() } : {}),
+      ...(meta.actorTrn ? { actorTrn: meta.actorTrn } : {}),
+    });
+    if (!envelope.ok) return fail('invalid_input', envelope.error.path || null, envelope.error.message);
+    const requested = buildGatewayEvent({
+      id: options.newId(),
+      now,
+      tenant,
+      shortType: 'requested',
+      data: { status: 'requested' },
+      traceId,
+      resourceTrn: resource,
+      runId,
+      correlationId: commandId,
+    });
+    if (!requested.ok) return fail('invalid_input', null, requested.error.message);
+
+    const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
+      if (req.idempotencyKey) {
+        const claimed = await tx
+          .insert(idempotencyKeys)
+          .values({ tenant, key: req.idempotencyKey, requestHash: hash, runId })
+          .onConflictDoNothing()
+          .returning({ runId: idempotencyKeys.runId });
+        if (claimed.length === 0) {
+          const [existing] = await tx
+            .select()
+            .from(idempotencyKeys)
+            .where(and(eq(idempotencyKeys.tenant, tenant), eq(idempotencyKeys.key, req.idempotencyKey)))
+            .for('update');
+          const expired = existing && existing.createdAt.getTime() < Date.now() - IDEMPOTENCY_TTL_HOURS * 3600_000;
+          if (existing && !expired) {
+            if (existing.requestHash !== hash) {
+              return fail('idempotency_conflict', 'idempotencyKey', 'this idempotency key was used for a different request in the last 24 hours');
+            }
+            const [run] = await tx.select().from(runs).where(eq(runs.id, existing.runId));
+            if (run) return ok({ run, replayed: true });
+          }
+          await tx
+            .update(idempotencyKeys)
+            .set({ requestHash: hash, runId, createdAt: sql`now()` })
+            .where(and(eq(idempotencyKeys.tenant, tenant), eq(idempotencyKeys.key, req.idempotencyKey)));
+        }
+      }
+      const [run] = await tx
+        .insert(runs)
+        .values({
+          id: runId,
+          tenant,
+          serviceId: req.serviceId,
+          actionId: req.actionId,
+          definitionId: meta.definition?.id ?? null,
+          definitionVersion: meta.definition?.version ?? null,
+          state: 'requested',
+          input: req.input,
+          commandId,
+          traceId,
+          idempotencyKey: req.idempotencyKey,
+          origin: meta.origin,
+          callerCommandId: meta.caller?.commandId ?? null,
+          callerTarget: meta.caller?.target ?? null,
+          heartbeatTimeoutS: options.heartbeatTimeoutS,
+          statusTtlS: options.statusTtlS,
+          deadline: req.deadline,
+          nextSeq: 2,
+        })
+        .returning();
+      await tx.insert(runEvents).values({
+        runId,
+        seq: 1,
+        tenant,
+        source: requested.value.source,
+        eventId: requested.value.id,
+        type: requested.value.type,
+        time: new Date(requested.value.time),
+        state: 'requested',
+        reason: `triggered through ${meta.origin}`,
+        data: requested.value.data,
+        envelope: requested.value as unknown as Record<string, unknown>,
+      });
+      await tx.insert(outbox).values({
+        kind: 'command',
+        runId,
+        topic: `${options.topicPrefix}/command/${req.serviceId}`,
+        payload: envelope.value as unknown as Record<string, unknown>,
+      });
+      return ok({ run: run!, replayed: false });
+    });
+    if (outcome.ok && !outcome.value.replayed) {
+      options.onOutbox();
+      options.onRunChanged?.(outcome.value.run);
+    }
+    return outcome;
+  }
+
+  async function get(tenant: string, id: string): Promise<RunRow | null> {
+    const [row] = await byId.execute({ tenant, id });
+    return row ?? null;
+  }
+
+  async function list(
+    tenant: string,
+    opts: { first: number; afterId?: string | null; serviceId?: string | null; status?: RunState | null },
+  ): Promise<{ items: RunRow[]; hasNextPage: boolean }> {
+    const conditions = [eq(runs.tenant, tenant)];
+    if (opts.afterId) conditions.push(lt(runs.id, opts.afterId));
+    if (opts.serviceId) conditions.push(eq(runs.serviceId, opts.serviceId));
+    if (opts.status) conditions.push(eq(runs.state, opts.status));
+    const rows = await db
+      .select()
+      .from(runs)
+      .where(and(...conditions))
+      .orderBy(desc(runs.id))
+      .limit(opts.first + 1);
+    return { items: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first };
+  }
+
+  async function events(runId: string, after: number, first: number) {
+    return db
+      .select()
+      .from(runEvents)
+      .where(and(eq(runEvents.runId, runId), sql`${runEvents.seq} > ${after}`))
+      .orderBy(runEvents.seq)
+      .limit(first);
+  }
+
+  /** Called whenever a run's state changes (in this process or, through fan-out, in another). */
+  function notifyChanged(run: RunRow): void {
+    const set = waiters.get(run.id);
+    if (set) for (const wake of set) wake(run);
+  }
+
+  /**
+   * Resolves with the run once it is terminal or `ms` passed. Wakes on changes
+   * seen in this process and polls the database as a fallback for runs that
+   * another gateway process moves.
+   */
+  async function waitForTerminal(run: RunRow, ms: number): Promise<RunRow> {
+    if (ms <= 0 || isTerminal(run.state as RunState)) return run;
+    let latest = run;
+    await new Promise<void>((resolve) => {
+      const wake = (changed: RunRow) => {
+        latest = changed;
+        if (isTerminal(changed.state as RunState)) done();
+      };
+      const poll = setInterval(() => {
+        void get(run.tenant, run.id).then((r) => r && wake(r));
+      }, 250);
+      const timer = setTimeout(() => done(), ms);
+      let set = waiters.get(run.id);
+      if (!set) waiters.set(run.id, (set = new Set()));
+      set.add(wake);
+      function done() {
+        clearTimeout(timer);
+        clearInterval(poll);
+        set!.delete(wake);
+        if (set!.size === 0) waiters.delete(run.id);
+        resolve();
+      }
+    });
+    return latest;
+  }
+
+  return { trigger, get, list, events, notifyChanged, waitForTerminal };
+}

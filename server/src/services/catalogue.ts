@@ -1,0 +1,111 @@
+// The service catalogue: Axons announce themselves with discovery snapshots;
+// each snapshot replaces the previous one. A service whose last snapshot is
+// older than its ttl is offline until it announces again.
+import { and, eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { services } from '../db/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { DISCOVERY_LIMITS, parseDiscoveryBytes, type NormalisedService, type ServiceStatus } from '../protocol/index.js';
+
+export type ServiceRow = typeof services.$inferSelect;
+
+export interface CatalogueOptions {
+  db: Database;
+  logger: Logger;
+  /** Tenant of services announced without credentials. */
+  tenant: string;
+  /** When set, snapshots must carry this `auth_token` (Axons written for the MVP). */
+  legacyAxonToken?: string | undefined;
+  /** Counts a rejected snapshot by reason. */
+  onRejected?: (code: string) => void;
+  /** A service came online, changed, or went offline. */
+  onChanged?: (service: ServiceRow) => void;
+}
+
+export type IngestOutcome = { ok: true; service: ServiceRow } | { ok: false; code: string; path: string; message: string };
+
+export type Catalogue = ReturnType<typeof createCatalogue>;
+
+export function createCatalogue(options: CatalogueOptions) {
+  const { db, logger } = options;
+  const t = services;
+  const byId = db
+    .select()
+    .from(t)
+    .where(and(eq(t.tenant, sql.placeholder('tenant')), eq(t.id, sql.placeholder('id'))))
+    .prepare('services_get');
+
+  async function store(normalised: NormalisedService): Promise<ServiceRow> {
+    const offline = normalised.status === 'offline';
+    const values = {
+      id: normalised.id,
+      tenant: options.tenant,
+      name: normalised.name,
+      status: normalised.status,
+      ttl: normalised.ttl,
+      lastSeen: sql`now()`,
+      offlineSince: offline ? sql`now()` : null,
+      shape: normalised.shape,
+      snapshot: normalised.snapshot,
+      actions: normalised.actions.map((a) => ({ id: a.id, label: a.label, style: a.style, confirm: a.confirm })),
+      runners: [...normalised.runners],
+      updatedAt: sql`now()`,
+    };
+    const [row] = await db
+      .insert(t)
+      .values(values as unknown as typeof t.$inferInsert)
+      .onConflictDoUpdate({ target: t.id, set: values as unknown as Partial<typeof t.$inferInsert> })
+      .returning();
+    return row!;
+  }
+
+  /**
+   * Validates and stores one snapshot. Invalid snapshots change nothing and are
+   * reported as values; only an unreachable database rejects.
+   */
+  async function ingest(topicServiceId: string, payload: Uint8Array, maxBytes: number = DISCOVERY_LIMITS.maxBytesMqtt): Promise<IngestOutcome> {
+    const parsed = parseDiscoveryBytes(payload, {
+      topicServiceId,
+      maxBytes,
+      ...(options.legacyAxonToken ? { legacyAxonToken: options.legacyAxonToken } : {}),
+    });
+    if (!parsed.ok) {
+      options.onRejected?.(parsed.error.code);
+      logger.warn({ serviceId: topicServiceId.slice(0, 128), code: parsed.error.code, path: parsed.error.path, reason: parsed.error.message }, 'discovery snapshot rejected');
+      return { ok: false, ...parsed.error };
+    }
+    const before = await byId.execute({ tenant: options.tenant, id: parsed.value.id });
+    const row = await store(parsed.value);
+    const previous = before[0];
+    if (!previous || previous.status !== row.status || JSON.stringify(previous.snapshot) !== JSON.stringify(row.snapshot)) {
+      options.onChanged?.(row);
+    }
+    return { ok: true, service: row };
+  }
+
+  async function get(tenant: string, id: string): Promise<ServiceRow | null> {
+    const [row] = await byId.execute({ tenant, id });
+    return row ?? null;
+  }
+
+  async function list(tenant: string, status?: ServiceStatus | null): Promise<ServiceRow[]> {
+    const where = status ? and(eq(t.tenant, tenant), eq(t.status, status)) : eq(t.tenant, tenant);
+    return db.select().from(t).where(where).orderBy(t.id).limit(1000);
+  }
+
+  /** Marks every service whose ttl ran out offline; returns those it changed. */
+  async function sweepOffline(): Promise<ServiceRow[]> {
+    const changed = await db
+      .update(t)
+      .set({ status: 'offline', offlineSince: sql`now()`, updatedAt: sql`now()` })
+      .where(and(sql`${t.status} <> 'offline'`, sql`${t.lastSeen} < now() - make_interval(secs => ${t.ttl})`))
+      .returning();
+    for (const row of changed) {
+      logger.info({ serviceId: row.id, lastSeen: row.lastSeen.toISOString(), ttl: row.ttl }, 'service offline: no snapshot within its ttl');
+      options.onChanged?.(row);
+    }
+    return changed;
+  }
+
+  return { ingest, get, list, sweepOffline };
+}

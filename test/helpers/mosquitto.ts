@@ -1,0 +1,64 @@
+// A private Mosquitto for one test file, from the project's test config, on a
+// free port: tests may stop and restart it without touching any shared broker.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from './process.js';
+
+export interface PrivateMosquitto {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+export async function startMosquitto(): Promise<PrivateMosquitto> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'synapse-mosquitto-'));
+  const port = await freePort();
+  const template = await readFile(new URL('../fixtures/mosquitto.test.conf', import.meta.url), 'utf8');
+  const confPath = path.join(dir, 'mosquitto.conf');
+  await writeFile(confPath, template.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir));
+  let child: ChildProcess | undefined;
+
+  async function start(): Promise<void> {
+    child = spawn('mosquitto', ['-c', confPath], { stdio: 'ignore' });
+    child.once('error', () => {});
+    for (let i = 0; i < 100; i++) {
+      if (await portOpen(port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`mosquitto did not start on port ${port}; is it installed?`);
+  }
+  async function stop(): Promise<void> {
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+    child = undefined;
+  }
+  await start();
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    async close() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
