@@ -15,10 +15,15 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createRegistry } from './registry/registry.js';
 import { randomBytes } from 'node:crypto';
 import type { EmbeddedBroker } from './mqtt/broker.js';
-import { type Messaging, startMessaging } from './mqtt/messaging.js';
+import { type Messaging, type MessagingHooks, startMessaging } from './mqtt/messaging.js';
+import { createEventIngest } from './events/ingest.js';
+import { createFanOut } from './events/fanout.js';
+import { createLiveHub } from './events/live.js';
+import { registerEventRoutes } from './http/rest/events.js';
 import { createUuidv7Generator, newTraceId } from './protocol/index.js';
 import { createRelay, type Relay } from './runs/relay.js';
 import { createRunService } from './runs/service.js';
+import type { RunEventRow, RunRow } from './runs/events.js';
 import { createCatalogue } from './services/catalogue.js';
 import { registerTriggerRoutes } from './http/rest/triggers.js';
 
@@ -83,9 +88,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const prefix = config.MQTT_TOPIC_PREFIX;
 
   let messaging: Messaging;
+  const messagingHooks: MessagingHooks = {};
   try {
     progress(config.MQTT_URL ? 'connecting to the MQTT broker' : `starting the embedded MQTT broker on ${config.HOST}:${config.MQTT_PORT}`);
-    messaging = await startMessaging(config, logger);
+    messaging = await startMessaging(config, logger, messagingHooks);
   } catch (error) {
     await database.close().catch(() => {});
     throw new StartupError(error instanceof Error ? error.message : String(error));
@@ -96,13 +102,18 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const publishedCommands = metrics.counter('synapse_outbox_published_total', 'Commands the outbox relay published (QoS 1, acknowledged by the broker).');
   const triggeredRuns = metrics.counter('synapse_runs_triggered_total', 'Runs created by triggers, by origin.', ['origin'] as const);
 
+  const rejectedEvents = metrics.counter('synapse_events_rejected_total', 'Events rejected, by reason.', ['reason'] as const);
+  const storedEvents = metrics.counter('synapse_events_stored_total', 'Events stored (each once).');
+
   const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
+  const fanout = createFanOut({ bus, topic: `${prefix}/gateway/fanout`, origin: bus.clientId, logger });
   const catalogue = createCatalogue({
     db: database.db,
     logger,
     tenant,
     legacyAxonToken: config.SYNAPSE_LEGACY_AXON_TOKEN,
     onRejected: (code) => rejectedSnapshots.inc({ reason: code }),
+    onChanged: (service) => fanout.publish({ kind: 'service', tenant: service.tenant, service }),
   });
   let relay: Relay | undefined;
   const runs = createRunService({
@@ -116,7 +127,31 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
     statusTtlS: config.SYNAPSE_STATUS_TTL_S,
     onOutbox: () => relay?.kick(),
-    onRunChanged: (run) => triggeredRuns.inc({ origin: run.origin }),
+    onRunChanged: (run) => {
+      triggeredRuns.inc({ origin: run.origin });
+      fanout.publish({ kind: 'run', tenant: run.tenant, run });
+    },
+  });
+  const runChanged = (run: RunRow) => {
+    runs.notifyChanged(run);
+    fanout.publish({ kind: 'run', tenant: run.tenant, run });
+  };
+  const eventStored = (event: RunEventRow, run: RunRow) => {
+    storedEvents.inc();
+    fanout.publish({ kind: 'event', tenant: run.tenant, runId: run.id, serviceId: run.serviceId, event });
+  };
+  const ingest = createEventIngest({
+    db: database.db,
+    logger,
+    newId,
+    now: Date.now,
+    onRejected: (code) => rejectedEvents.inc({ reason: code }),
+    onEvent: eventStored,
+    onRunChanged: runChanged,
+  });
+  // Other gateways' run changes wake this process's waiters too.
+  fanout.subscribe((change) => {
+    if (change.kind === 'run') runs.notifyChanged(change.run);
   });
   relay = createRelay({
     db: database.db,
@@ -128,13 +163,26 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     paused: config.SYNAPSE_OUTBOX_PAUSED,
     ...(broker ? { hasSubscriber: (topic: string) => broker.hasSubscriber(topic) } : {}),
     onPublished: (count) => publishedCommands.inc(count),
-    onRunChanged: (run) => runs.notifyChanged(run),
+    onRunChanged: runChanged,
+    onEvent: eventStored,
   });
   const activeRelay = relay;
 
   await bus.subscribe(`${prefix}/discovery/+`, async (topic, payload) => {
     await catalogue.ingest(topic.slice(`${prefix}/discovery/`.length), payload);
   });
+  if (broker) {
+    // The embedded broker hands events over before acknowledging them.
+    messagingHooks.storeEvent = async (serviceId, payload) => {
+      await ingest.ingestBytes(serviceId, payload);
+    };
+  } else {
+    await bus.subscribe(`${prefix}/event/+`, async (topic, payload) => {
+      await ingest.ingestBytes(topic.slice(`${prefix}/event/`.length), payload);
+    });
+  }
+  await fanout.start();
+  const live = createLiveHub(fanout);
   const stopOnConnect = bus.onConnect(() => activeRelay.kick());
   const stopOnSubscribe = broker?.onSubscribe(() => activeRelay.kick());
 
@@ -155,10 +203,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     graphiql: config.SYNAPSE_GRAPHIQL,
     jit: config.SYNAPSE_GRAPHQL_JIT,
     maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES,
-    context: () => ({ tenant, registry, actionConfigs, catalogue, runs }),
+    context: () => ({ tenant, registry, actionConfigs, catalogue, runs, live }),
     routes: (router) => {
       registerActionRoutes(router, { registry, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
       registerTriggerRoutes(router, { runs, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+      registerEventRoutes(router, { ingest, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
     },
     readiness: async () => {
       const ping = await withTimeout(

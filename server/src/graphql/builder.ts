@@ -139,6 +139,7 @@ builder.objectType(UnavailableFailure, {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 /** Unwraps a domain result for a resolver: typed failures become error results. */
 export function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: DomainError }): T {

@@ -1,4 +1,5 @@
 import type { ActionConfigService } from '../actionconfig/service.js';
+import type { LiveHub } from '../events/live.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunService } from '../runs/service.js';
 import type { Catalogue } from '../services/catalogue.js';
@@ -10,4 +11,7 @@ export interface GatewayContext {
   actionConfigs: ActionConfigService;
   catalogue: Catalogue;
   runs: RunService;
+  live: LiveHub;
+  /** graphql-ws only: closes this client's socket (slow subscribers). */
+  closeConnection?: (code: number, reason: string) => void;
 }

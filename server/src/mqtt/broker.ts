@@ -10,6 +10,12 @@ export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
   logger: Logger;
+  /**
+   * Runs before the broker acknowledges a client's publish on a matching topic
+   * (QoS 1: the PUBACK waits for it). A rejection disconnects the client
+   * without acknowledging, so it publishes again after reconnecting.
+   */
+  beforeAck?: { filter: (topic: string) => boolean; handle: (topic: string, payload: Buffer) => Promise<void> };
 }
 
 export interface EmbeddedBroker {
@@ -41,7 +47,20 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const persistence = createPersistence();
   const subscribeListeners = new Set<() => void>();
   const create = async () => {
-    const instance = await Aedes.createBroker({ persistence, drainTimeout: 30_000, heartbeatInterval: 60_000 });
+    const instance = await Aedes.createBroker({
+      persistence,
+      drainTimeout: 30_000,
+      heartbeatInterval: 60_000,
+      authorizePublish: (client, packet, callback) => {
+        const hook = options.beforeAck;
+        if (!client || !hook || !hook.filter(packet.topic)) return callback(null);
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        hook.handle(packet.topic, payload).then(
+          () => callback(null),
+          (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+        );
+      },
+    });
     instance.on('subscribe', () => {
       for (const listener of subscribeListeners) listener();
     });

@@ -66,11 +66,39 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
   };
   const client: MqttClient = mqtt.connect(options.url, clientOptions);
 
+  // Acknowledge after processing, without processing one message at a time:
+  // mqtt.js sends a PUBACK as soon as handleMessage calls back, and reads the
+  // next packet only after that. We call back at once and hold the PUBACK
+  // (intercepted below) until the handler's promise resolves, so messages
+  // pipeline into batches while each is acknowledged only once stored.
+  const heldAcks = new Map<number, Promise<void>>();
+  let generation = 0;
+  type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
+  const internals = client as unknown as { _sendPacket: SendPacket };
+  const sendPacket = internals._sendPacket.bind(client);
+  internals._sendPacket = (packet, cb, ...rest) => {
+    const held = packet.cmd === 'puback' && packet.messageId !== undefined ? heldAcks.get(packet.messageId) : undefined;
+    if (!held) return sendPacket(packet, cb, ...rest);
+    heldAcks.delete(packet.messageId!);
+    const sentOn = generation;
+    cb?.();
+    void held.then(() => {
+      // After a reconnect the broker redelivers instead; an old id must not be acknowledged.
+      if (sentOn === generation && client.connected) sendPacket(packet);
+    });
+  };
+
   client.handleMessage = (packet, done) => {
     const handler = [...subscriptions].find(([filter]) => topicMatches(filter, packet.topic))?.[1];
     if (!handler) return done();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    void processWithRetry(handler, packet.topic, payload).then(() => done());
+    const processed = processWithRetry(handler, packet.topic, payload);
+    if (packet.qos === 1 && packet.messageId !== undefined) {
+      heldAcks.set(packet.messageId, processed);
+      done();
+    } else {
+      void processed.then(() => done());
+    }
   };
 
   /**
@@ -93,6 +121,7 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
 
   let delay = minDelay;
   client.on('connect', (connack) => {
+    generation += 1;
     delay = minDelay;
     client.options.reconnectPeriod = minDelay;
     logger.info({ clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'mqtt connected');

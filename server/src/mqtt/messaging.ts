@@ -28,11 +28,36 @@ export function gatewayClientId(config: GatewayConfig): string {
 
 export const SLOW_ROUND_TRIP_MS = 20;
 
-export async function startMessaging(config: GatewayConfig, logger: Logger): Promise<Messaging> {
+export interface MessagingHooks {
+  /**
+   * Embedded broker only: stores an Axon's event before the broker acknowledges
+   * it, so an event acknowledged to an Axon is never lost with the process.
+   * Set once the event ingest exists.
+   */
+  storeEvent?: (serviceId: string, payload: Buffer) => Promise<void>;
+}
+
+export async function startMessaging(config: GatewayConfig, logger: Logger, hooks: MessagingHooks = {}): Promise<Messaging> {
   let broker: EmbeddedBroker | undefined;
   let url = config.MQTT_URL;
   if (!url) {
-    broker = await startEmbeddedBroker({ host: config.HOST, port: config.MQTT_PORT, logger });
+    const eventPrefix = `${config.MQTT_TOPIC_PREFIX}/event/`;
+    broker = await startEmbeddedBroker({
+      host: config.HOST,
+      port: config.MQTT_PORT,
+      logger,
+      beforeAck: {
+        filter: (topic) => topic.startsWith(eventPrefix),
+        handle: async (topic, payload) => {
+          // Events that arrive during start-up wait for the ingest rather than being acknowledged unstored.
+          for (let waited = 0; !hooks.storeEvent; waited += 10) {
+            if (waited > 30_000) throw new Error('event ingest not ready');
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          await hooks.storeEvent(topic.slice(eventPrefix.length), payload);
+        },
+      },
+    });
     url = broker.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://127.0.0.1:');
   }
   let bus: MqttBus;

@@ -9,7 +9,7 @@ import { outbox } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
 import { buildGatewayEvent } from '../protocol/index.js';
-import { appendRunEvent, type RunRow } from './events.js';
+import { appendRunEvent, type RunEventRow, type RunRow } from './events.js';
 
 export interface RelayOptions {
   db: Database;
@@ -27,6 +27,7 @@ export interface RelayOptions {
   paused?: boolean;
   onPublished?: (count: number) => void;
   onRunChanged?: (run: RunRow) => void;
+  onEvent?: (event: RunEventRow, run: RunRow) => void;
 }
 
 export type Relay = ReturnType<typeof createRelay>;
@@ -63,8 +64,8 @@ export function createRelay(options: RelayOptions) {
     await db.update(outbox).set({ claimedBy: null, claimedUntil: null }).where(and(inArray(outbox.id, ids), eq(outbox.claimedBy, options.owner)));
   }
 
-  async function markSent(rows: Array<typeof outbox.$inferSelect>): Promise<RunRow[]> {
-    const changed: RunRow[] = [];
+  async function markSent(rows: Array<typeof outbox.$inferSelect>): Promise<Array<{ run: RunRow; event: RunEventRow; moved: boolean }>> {
+    const changed: Array<{ run: RunRow; event: RunEventRow; moved: boolean }> = [];
     await db.transaction(async (tx) => {
       await tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id)));
       for (const row of rows) {
@@ -86,7 +87,7 @@ export function createRelay(options: RelayOptions) {
           continue;
         }
         const appended = await appendRunEvent(tx, row.runId, { shortType: 'dispatched', envelope: event.value, reason: 'command published' });
-        if (appended?.moved) changed.push(appended.run);
+        if (appended) changed.push(appended);
       }
     });
     return changed;
@@ -120,7 +121,10 @@ export function createRelay(options: RelayOptions) {
     }
     options.onPublished?.(ready.length);
     const changed = await markSent(ready);
-    for (const run of changed) options.onRunChanged?.(run);
+    for (const { run, event, moved } of changed) {
+      options.onEvent?.(event, run);
+      if (moved) options.onRunChanged?.(run);
+    }
     return ready.length;
   }
 

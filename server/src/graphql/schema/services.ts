@@ -2,6 +2,7 @@
 import { builder } from '../builder.js';
 import type { ServiceRow } from '../../services/catalogue.js';
 import { SERVICE_STATUSES } from '../../protocol/index.js';
+import { boundedQueue, iterate, LIVE_LIMITS, SLOW_SUBSCRIBER_CLOSE_CODE } from '../../events/live.js';
 
 export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
   description: 'online, warning and error are reported by the Axon; offline once its ttl passes without a snapshot.',
@@ -48,5 +49,18 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.catalogue.get(ctx.tenant, String(args.id)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  serviceUpdated: t.field({
+    type: ServiceRef,
+    description: 'A service each time it comes online, changes its snapshot or status, or goes offline.',
+    subscribe: (_root, _args, ctx) => {
+      const queue = boundedQueue<ServiceRow>(LIVE_LIMITS.maxQueuedItems, () => ctx.closeConnection?.(SLOW_SUBSCRIBER_CLOSE_CODE, 'subscriber too slow'));
+      queue.attach(ctx.live.onService((service) => service.tenant === ctx.tenant && queue.push(service)));
+      return iterate(queue);
+    },
+    resolve: (service) => service,
   }),
 }));
