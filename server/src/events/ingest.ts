@@ -19,7 +19,7 @@ import {
   isTerminal,
   type RunState,
 } from '../protocol/index.js';
-import type { RunEventRow, RunRow } from '../runs/events.js';
+import type { RunEventRow, RunRow, StoredEventHook } from '../runs/events.js';
 
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
@@ -41,6 +41,8 @@ export interface EventIngestOptions {
   onEvent?: (event: RunEventRow, run: RunRow) => void;
   /** After commit: a run's state changed. */
   onRunChanged?: (run: RunRow) => void;
+  /** Inside the storing transaction. */
+  onStoredInTx?: StoredEventHook;
 }
 
 interface Pending {
@@ -102,6 +104,7 @@ export function createEventIngest(options: EventIngestOptions) {
           .set({ nextSeq: seq + 1, outputBytes: EVENT_INGEST_LIMITS.maxRunOutputBytes + 1, updatedAt: sql`now()` })
           .where(eq(runs.id, run.id))
           .returning();
+        await options.onStoredInTx?.(tx, row!, updated!);
         return { ok: true, duplicate: false, event: row!, run: updated! };
       }
       outputBytes += size;
@@ -134,6 +137,7 @@ export function createEventIngest(options: EventIngestOptions) {
       })
       .where(eq(runs.id, run.id))
       .returning();
+    await options.onStoredInTx?.(tx, stored, updated!);
     return { ok: true, duplicate: false, event: stored, run: updated!, changed: moved };
   }
 

@@ -8,8 +8,14 @@ import { type EventEnvelope, type EventShortType, isTerminal, nextRunState, type
 
 export type RunRow = typeof runs.$inferSelect;
 export type RunEventRow = typeof runEvents.$inferSelect;
-type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Executor = Database | Tx;
+
+/**
+ * Runs inside the transaction that stored an event (for example to enqueue
+ * webhook deliveries through the outbox): it commits or rolls back with it.
+ */
+export type StoredEventHook = (tx: Tx, event: RunEventRow, run: RunRow) => Promise<void>;
 
 export interface AppendEvent {
   shortType: EventShortType;

@@ -9,7 +9,7 @@ import { outbox } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
 import { buildGatewayEvent } from '../protocol/index.js';
-import { appendRunEvent, type RunEventRow, type RunRow } from './events.js';
+import { appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook } from './events.js';
 
 export interface RelayOptions {
   db: Database;
@@ -28,6 +28,7 @@ export interface RelayOptions {
   onPublished?: (count: number) => void;
   onRunChanged?: (run: RunRow) => void;
   onEvent?: (event: RunEventRow, run: RunRow) => void;
+  onStoredInTx?: StoredEventHook;
 }
 
 export type Relay = ReturnType<typeof createRelay>;
@@ -87,7 +88,10 @@ export function createRelay(options: RelayOptions) {
           continue;
         }
         const appended = await appendRunEvent(tx, row.runId, { shortType: 'dispatched', envelope: event.value, reason: 'command published' });
-        if (appended) changed.push(appended);
+        if (appended) {
+          await options.onStoredInTx?.(tx, appended.event, appended.run);
+          changed.push(appended);
+        }
       }
     });
     return changed;

@@ -13,7 +13,7 @@ import {
   type RunState,
 } from '../protocol/index.js';
 import type { Catalogue } from '../services/catalogue.js';
-import type { RunRow } from './events.js';
+import type { RunRow, StoredEventHook } from './events.js';
 import { requestHash, type TriggerRequest } from './trigger-input.js';
 
 export type { RunRow };
@@ -31,6 +31,8 @@ export interface RunServiceOptions {
   /** A new outbox row is committed: the relay should publish. */
   onOutbox: () => void;
   onRunChanged?: (run: RunRow) => void;
+  /** Inside the trigger's transaction, for its first event. */
+  onStoredInTx?: StoredEventHook;
 }
 
 export interface TriggerMeta {
@@ -171,7 +173,7 @@ export function createRunService(options: RunServiceOptions) {
           nextSeq: 2,
         })
         .returning();
-      await tx.insert(runEvents).values({
+      const [firstEvent] = await tx.insert(runEvents).values({
         runId,
         seq: 1,
         tenant,
@@ -183,7 +185,8 @@ export function createRunService(options: RunServiceOptions) {
         reason: `triggered through ${meta.origin}`,
         data: requested.value.data,
         envelope: requested.value as unknown as Record<string, unknown>,
-      });
+      }).returning();
+      await options.onStoredInTx?.(tx, firstEvent!, run!);
       await tx.insert(outbox).values({
         kind: 'command',
         runId,
