@@ -23,6 +23,7 @@ import { registerEventRoutes } from './http/rest/events.js';
 import { createUuidv7Generator, newTraceId } from './protocol/index.js';
 import { createRelay, type Relay } from './runs/relay.js';
 import { createRunService } from './runs/service.js';
+import { createSweeper } from './runs/sweeper.js';
 import type { RunEventRow, RunRow } from './runs/events.js';
 import { createCatalogue } from './services/catalogue.js';
 import { registerTriggerRoutes } from './http/rest/triggers.js';
@@ -183,6 +184,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
   await fanout.start();
   const live = createLiveHub(fanout);
+  const sweeper = createSweeper({ db: database.db, ingest, logger, now: Date.now });
   const stopOnConnect = bus.onConnect(() => activeRelay.kick());
   const stopOnSubscribe = broker?.onSubscribe(() => activeRelay.kick());
 
@@ -193,6 +195,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       catalogue.sweepOffline().catch((error: unknown) => logger.warn({ err: String(error) }, 'offline sweep failed; retrying'));
     }, config.SYNAPSE_OFFLINE_SWEEP_MS),
     setInterval(() => activeRelay.kick(), 1_000),
+    setInterval(() => {
+      sweeper.sweep().catch((error: unknown) => logger.warn({ err: String(error) }, 'run sweep failed; retrying'));
+    }, config.SYNAPSE_RUN_SWEEP_MS),
   ];
   activeRelay.kick();
 

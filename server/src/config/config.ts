@@ -85,6 +85,7 @@ export const configSchema = z.object({
   SYNAPSE_HEARTBEAT_TIMEOUT_S: positiveInt(30, 3_600),
   SYNAPSE_STATUS_TTL_S: positiveInt(600, 86_400),
   SYNAPSE_OFFLINE_SWEEP_MS: positiveInt(250, 10_000),
+  SYNAPSE_RUN_SWEEP_MS: positiveInt(250, 60_000),
   SYNAPSE_OUTBOX_PAUSED: bool(false),
 });
 

@@ -65,6 +65,7 @@ export const runs = pgTable(
     state: text('state').notNull(),
     reason: text('reason'),
     cancelRequested: boolean('cancel_requested').notNull().default(false),
+    cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true, mode: 'date' }),
     input: jsonb('input').$type<unknown>(),
     output: jsonb('output').$type<unknown>(),
     error: jsonb('error').$type<unknown>(),
@@ -163,4 +164,67 @@ export const actionConfigs = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenant, t.version] })],
+);
+
+/** Webhook endpoints (GraphQL-managed), per tenant: every event of a matching type is POSTed to `url`. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    /** UUIDv7. */
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    url: text('url').notNull(),
+    /** Short event types (`succeeded`, …) or `*` for every type. */
+    eventTypes: jsonb('event_types').$type<string[]>().notNull(),
+    /** HMAC-SHA256 key of the signature header; never shown again after creation. */
+    secret: text('secret').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('webhook_endpoints_tenant_idx').on(t.tenant, t.id)],
+);
+
+/**
+ * The webhook outbox: one row per (event, destination), written in the
+ * transaction that stores the event. Workers lease due rows (FOR UPDATE SKIP
+ * LOCKED, then a claim with an expiry); `attempts` is incremented by the claim,
+ * so an attempt number is never sent twice.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    /** UUIDv7: the stable delivery id sent on every attempt. */
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    /** `webhook` (a row of webhook_endpoints) or `stepflow` (STEPFLOW_EVENTS_URL). */
+    destination: text('destination', { enum: ['webhook', 'stepflow'] }).notNull(),
+    webhookId: text('webhook_id').references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    runId: text('run_id').notNull(),
+    /** The stored event (run_events.id); webhook rows send its envelope as stored. */
+    runEventId: bigint('run_event_id', { mode: 'number' }).notNull(),
+    eventSeq: integer('event_seq').notNull(),
+    /** The full type of the envelope that is sent. */
+    eventType: text('event_type').notNull(),
+    /** Stepflow rows: the mapped EventEnvelope; null for webhook rows. */
+    payload: jsonb('payload').$type<Record<string, unknown>>(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed', 'dead_lettered'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true, mode: 'date' }),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
+    claimedBy: text('claimed_by'),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_tenant_idx').on(t.tenant, t.id.desc()),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.id.desc()),
+    // Stepflow learns a run's outcome once.
+    uniqueIndex('webhook_deliveries_stepflow_run_idx').on(t.runId).where(sql`${t.destination} = 'stepflow'`),
+    check('webhook_deliveries_status_check', sql`${t.status} in ('pending', 'delivered', 'failed', 'dead_lettered')`),
+    check('webhook_deliveries_destination_check', sql`${t.destination} in ('webhook', 'stepflow')`),
+  ],
 );

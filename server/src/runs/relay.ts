@@ -70,8 +70,9 @@ export function createRelay(options: RelayOptions) {
     await db.transaction(async (tx) => {
       await tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id)));
       for (const row of rows) {
-        if (!row.runId) continue;
-        const payload = row.payload as { id: string; traceId: string; tenant: string; target: string };
+        const payload = row.payload as { id: string; traceId: string; tenant: string; target: string; command?: string };
+        // A cancel request is not a step of the run's life: only executes move it to dispatched.
+        if (!row.runId || payload.command === 'synapse.run.cancel') continue;
         const event = buildGatewayEvent({
           id: options.newId(),
           now: options.now(),

@@ -202,6 +202,56 @@ export function createRunService(options: RunServiceOptions) {
     return outcome;
   }
 
+  /**
+   * Asks the Axon to cancel a run: marks it and publishes a synapse.run.cancel
+   * command through the outbox. The run ends `cancelled` when the Axon confirms,
+   * or by the sweeper (reason unconfirmed) after its heartbeat timeout.
+   * Asking twice sends one command.
+   */
+  async function cancel(tenant: string, runId: string, meta: { issuedBy: string }): Promise<Result<RunRow>> {
+    const outcome = await db.transaction(async (tx): Promise<Result<RunRow> & { sent?: boolean }> => {
+      const [run] = await tx
+        .select()
+        .from(runs)
+        .where(and(eq(runs.tenant, tenant), eq(runs.id, runId)))
+        .for('update');
+      if (!run) return fail('not_found', 'id', 'no such run');
+      if (isTerminal(run.state as RunState)) return fail('run_finished', 'id', `the run already ended (${run.state})`);
+      if (run.cancelRequested) return ok(run);
+      const envelope = buildCommandEnvelope({
+        id: options.newId(),
+        now: options.now(),
+        tenant,
+        serviceId: run.serviceId,
+        actionId: run.actionId,
+        runId: run.id,
+        input: null,
+        traceId: run.traceId,
+        heartbeatTimeout: run.heartbeatTimeoutS,
+        issuedBy: meta.issuedBy,
+        command: 'synapse.run.cancel',
+      });
+      if (!envelope.ok) return fail('invalid_input', null, envelope.error.message);
+      const [updated] = await tx
+        .update(runs)
+        .set({ cancelRequested: true, cancelRequestedAt: sql`now()`, updatedAt: sql`now()` })
+        .where(eq(runs.id, run.id))
+        .returning();
+      await tx.insert(outbox).values({
+        kind: 'command',
+        runId: run.id,
+        topic: `${options.topicPrefix}/command/${run.serviceId}`,
+        payload: envelope.value as unknown as Record<string, unknown>,
+      });
+      return { ok: true, value: updated!, sent: true };
+    });
+    if (outcome.ok && outcome.sent) {
+      options.onOutbox();
+      options.onRunChanged?.(outcome.value);
+    }
+    return outcome.ok ? ok(outcome.value) : outcome;
+  }
+
   async function get(tenant: string, id: string): Promise<RunRow | null> {
     const [row] = await byId.execute({ tenant, id });
     return row ?? null;
@@ -270,5 +320,5 @@ export function createRunService(options: RunServiceOptions) {
     return latest;
   }
 
-  return { trigger, get, list, events, notifyChanged, waitForTerminal };
+  return { trigger, cancel, get, list, events, notifyChanged, waitForTerminal };
 }

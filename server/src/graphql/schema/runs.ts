@@ -40,7 +40,7 @@ export const RunRef = builder.objectRef<RunRow>('Run').implement({
     definitionVersion: t.exposeInt('definitionVersion', { nullable: true }),
     state: t.field({ type: RunStateEnum, resolve: (r) => r.state as RunState }),
     reason: t.exposeString('reason', { nullable: true }),
-    cancelRequested: t.exposeBoolean('cancelRequested'),
+    cancelRequested: t.exposeBoolean('cancelRequested', { description: 'cancelRun was called; the run ends cancelled when the Axon confirms, or after its heartbeat timeout.' }),
     input: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.input }),
     output: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.output }),
     error: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.error }),
@@ -111,6 +111,13 @@ async function runTrigger(ctx: GatewayContext, raw: Record<string, unknown>, met
 }
 
 builder.mutationFields((t) => ({
+  cancelRun: t.field({
+    type: RunRef,
+    description: 'Asks the Axon to cancel a run (a synapse.run.cancel command). Calling it again sends nothing more.',
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: [UserFailure, NotFoundFailure], dataField: { name: 'run' } },
+    resolve: async (_root, args, ctx) => unwrap(await ctx.runs.cancel(ctx.tenant, String(args.id), { issuedBy: 'graphql' })),
+  }),
   triggerAction: t.field({
     type: TriggerPayload,
     description: 'Triggers an action a service declares. The run, its first event and the command are committed together; the command is then published on {prefix}/command/{serviceId}.',
