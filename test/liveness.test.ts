@@ -85,6 +85,7 @@ describe('cancelRun', () => {
     const id = await trigger();
     const command = await commandOf(axon, id);
     await axon.event(command, 'started');
+    await stateIs(id, 'running', 5_000);
     const first = await gw.gql<{ cancelRun: Record<string, unknown> }>(CANCEL, { id });
     expect(first.data!.cancelRun).toEqual({ __typename: 'CancelRunSuccess', run: { state: 'running', cancelRequested: true } });
     await gw.gql(CANCEL, { id });
