@@ -2,6 +2,7 @@
 // for rejected YAML, per-tenant versions (also under concurrency), and buttons
 // evaluated on the server exactly as the client's `visibleActions` does.
 import { parseActionConfig, visibleActions, type VisibleAction } from '@synapse-gateway/client/dsl';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 
@@ -189,7 +190,7 @@ const SUBJECTS: Array<[type: string, subject: unknown]> = [
   ['calendar', { id: 'c2', status: 'pending' }],
   ['toString', { id: 'p1', status: 'rejected' }],
   ['', { status: 'failed' }],
-  ['research', null],
+  ['research', {}],
   ['todo', [1, 2, 3]],
   ['todo', 'a string subject'],
 ];
@@ -265,6 +266,16 @@ describe('a valid configuration', () => {
     expect(current.data!.actionConfig).toMatchObject({ version: 2, source: CONFIG, warnings: [{ path: 'owner', code: 'unknown_key', severity: 'warning' }] });
     expect(current.data!.actionConfig.createdAt).toBe(second.actionConfig!.createdAt);
     expect(new Date(current.data!.actionConfig.createdAt).toISOString()).toBe(current.data!.actionConfig.createdAt);
+
+    // Stored as a JSON object (not a JSON string), with the YAML text beside it.
+    const rows = await gw.gateway.database.db.execute<{ version: number; kind: string; source_length: number }>(
+      sql`select version, jsonb_typeof(config) as kind, length(source) as source_length from action_configs order by version`,
+    );
+    const list = (Array.isArray(rows) ? rows : (rows as unknown as { rows: unknown[] }).rows) as Array<{ version: number; kind: string; source_length: number }>;
+    expect(list.map((r) => [Number(r.version), r.kind])).toEqual([
+      [1, 'object'],
+      [2, 'object'],
+    ]);
   });
 
   it('shows exactly the buttons visibleActions shows, for every type and subject of the table', async () => {
