@@ -105,6 +105,16 @@ describe('runEvents over graphql-ws and SSE', () => {
     expect(await runState(runId)).toMatchObject({ state: 'failed', error: { message: 'disk full' } });
   });
 
+  it('binds variables whose names differ from the arguments (runEvents(runId: $id))', async () => {
+    const runId = await trigger();
+    await commandFor(runId);
+    const stream = subscribeSse(gw.url, `subscription S($id: ID!, $from: Int) { runEvents(runId: $id, after: $from) { seq } }`, { id: runId, from: 1 }, pickEvent);
+    await stream.waitFor(1);
+    stream.stop();
+    expect(stream.errors).toEqual([]);
+    expect(stream.items[0]!.seq).toBe(2);
+  });
+
   it('answers an unknown run with not_found', async () => {
     const replay = subscribeSse(gw.url, RUN_EVENTS, { runId: 'no-such-run' }, pickEvent);
     await replay.done;

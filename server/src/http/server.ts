@@ -3,7 +3,7 @@
 // per request with its duration and GraphQL operation name.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import type { GraphQLSchema } from 'graphql';
+import { getOperationAST, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
@@ -52,7 +52,14 @@ query Definitions {
 export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
   const plugins: Plugin<Record<string, unknown>>[] = [useOperationInfo() as Plugin<Record<string, unknown>>];
-  if (options.jit) plugins.push(useGraphQlJit() as Plugin<Record<string, unknown>>);
+  if (options.jit) {
+    // graphql-jit maps a subscription's variables wrongly when a variable's name
+    // differs from its argument's (runEvents(runId: $id) saw no runId), so
+    // subscriptions run on graphql-js; queries and mutations are compiled.
+    plugins.push(
+      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }) as Plugin<Record<string, unknown>>,
+    );
+  }
 
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema: options.schema,
