@@ -27,6 +27,7 @@ import { createSweeper } from './runs/sweeper.js';
 import type { RunEventRow, RunRow } from './runs/events.js';
 import { createCatalogue } from './services/catalogue.js';
 import { registerTriggerRoutes } from './http/rest/triggers.js';
+import { createWebhooks } from './webhooks/index.js';
 
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -47,6 +48,11 @@ export interface GatewayDeps {
   logger: Logger;
   /** Progress lines during start-up (migrations, listening). */
   onProgress?: (message: string) => void;
+  /**
+   * An open database to use instead of opening one from the configuration
+   * (several gateways in one process sharing an embedded database).
+   */
+  database?: DatabaseHandle;
 }
 
 export class StartupError extends Error {
@@ -70,7 +76,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const progress = deps.onProgress ?? (() => {});
 
   progress(config.DATABASE_URL ? 'connecting to Postgres' : `opening the embedded database in ${config.SYNAPSE_DATA_DIR}`);
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.SYNAPSE_DATA_DIR, poolSize: config.SYNAPSE_DB_POOL_SIZE });
+  const opened = deps.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.SYNAPSE_DATA_DIR, poolSize: config.SYNAPSE_DB_POOL_SIZE }));
+  // A shared handle belongs to whoever passed it in: closing the gateway leaves it open.
+  const database: DatabaseHandle = deps.database ? { ...opened, close: async () => {} } : opened;
   try {
     const report = await migrate(database.db);
     progress(`database ready (${database.driver}; ${report.applied.length} of ${report.total} migrations applied now)`);
@@ -107,6 +115,18 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const storedEvents = metrics.counter('synapse_events_stored_total', 'Events stored (each once).');
 
   const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
+  const webhookDeliveries = metrics.counter('synapse_webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retried, dead_lettered, failed).', ['outcome'] as const);
+  const webhooks = createWebhooks({
+    db: database.db,
+    logger,
+    newId,
+    owner: `${bus.clientId}-webhooks`,
+    policy: { baseMs: config.SYNAPSE_WEBHOOK_BASE_MS, capMs: config.SYNAPSE_WEBHOOK_CAP_MS, maxAttempts: config.SYNAPSE_WEBHOOK_MAX_ATTEMPTS },
+    timeoutMs: config.SYNAPSE_WEBHOOK_TIMEOUT_MS,
+    concurrency: config.SYNAPSE_WEBHOOK_CONCURRENCY,
+    stepflow: { url: config.STEPFLOW_EVENTS_URL, secret: config.STEPFLOW_EVENTS_SECRET },
+    onOutcome: (outcome) => webhookDeliveries.inc({ outcome }),
+  });
   const fanout = createFanOut({ bus, topic: `${prefix}/gateway/fanout`, origin: bus.clientId, logger });
   const catalogue = createCatalogue({
     db: database.db,
@@ -128,7 +148,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
     statusTtlS: config.SYNAPSE_STATUS_TTL_S,
     onOutbox: () => relay?.kick(),
+    onStoredInTx: webhooks.onStoredInTx,
     onRunChanged: (run) => {
+      webhooks.afterCommit();
       triggeredRuns.inc({ origin: run.origin });
       fanout.publish({ kind: 'run', tenant: run.tenant, run });
     },
@@ -138,6 +160,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     fanout.publish({ kind: 'run', tenant: run.tenant, run });
   };
   const eventStored = (event: RunEventRow, run: RunRow) => {
+    webhooks.afterCommit();
     storedEvents.inc();
     fanout.publish({ kind: 'event', tenant: run.tenant, runId: run.id, serviceId: run.serviceId, event });
   };
@@ -149,6 +172,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onRejected: (code) => rejectedEvents.inc({ reason: code }),
     onEvent: eventStored,
     onRunChanged: runChanged,
+    onStoredInTx: webhooks.onStoredInTx,
   });
   // Other gateways' run changes wake this process's waiters too.
   fanout.subscribe((change) => {
@@ -166,6 +190,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onPublished: (count) => publishedCommands.inc(count),
     onRunChanged: runChanged,
     onEvent: eventStored,
+    onStoredInTx: webhooks.onStoredInTx,
   });
   const activeRelay = relay;
 
@@ -200,6 +225,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }, config.SYNAPSE_RUN_SWEEP_MS),
   ];
   activeRelay.kick();
+  webhooks.start();
 
   const { server, ws } = createHttpServer({
     schema,
@@ -208,7 +234,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     graphiql: config.SYNAPSE_GRAPHIQL,
     jit: config.SYNAPSE_GRAPHQL_JIT,
     maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES,
-    context: () => ({ tenant, registry, actionConfigs, catalogue, runs, live }),
+    context: () => ({ tenant, registry, actionConfigs, catalogue, runs, live, webhooks: webhooks.store }),
     routes: (router) => {
       registerActionRoutes(router, { registry, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
       registerTriggerRoutes(router, { runs, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
@@ -237,6 +263,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
     await activeRelay.stop();
+    await webhooks.stop();
     await messaging.close();
     await database.close().catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
@@ -263,6 +290,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       stopOnConnect();
       stopOnSubscribe?.();
       await activeRelay.stop();
+      await webhooks.stop();
       await messaging.close();
       await database.close();
     })();

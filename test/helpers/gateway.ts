@@ -46,8 +46,12 @@ export function messagingEnv(): Record<string, string> {
   return process.env.MQTT_URL ? { MQTT_URL: process.env.MQTT_URL, MQTT_TOPIC_PREFIX: prefix } : { MQTT_PORT: '0', MQTT_TOPIC_PREFIX: prefix };
 }
 
-export async function startTestGateway(env: Record<string, string> = {}, options: { onDisk?: boolean } = {}): Promise<TestGateway> {
-  const database = await freshDatabase(options);
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  options: { onDisk?: boolean; /** Another gateway whose database this one shares (Postgres: by URL; PGlite: the open handle). */ sameDatabaseAs?: TestGateway } = {},
+): Promise<TestGateway> {
+  const shared = options.sameDatabaseAs;
+  const database = shared ? { ...shared.database, drop: async () => {} } : await freshDatabase(options);
   const repo = await scratchRepo();
   const parsed = parseConfig({
     PORT: '0',
@@ -67,7 +71,10 @@ export async function startTestGateway(env: Record<string, string> = {}, options
       done();
     },
   });
-  const gateway = await startGateway(parsed.config, { logger: createLogger(parsed.config.LOG_LEVEL, sink) });
+  const gateway = await startGateway(parsed.config, {
+    logger: createLogger(parsed.config.LOG_LEVEL, sink),
+    ...(shared && !database.url ? { database: shared.gateway.database } : {}),
+  });
   const url = gateway.url;
 
   return {

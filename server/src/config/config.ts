@@ -87,6 +87,16 @@ export const configSchema = z.object({
   SYNAPSE_OFFLINE_SWEEP_MS: positiveInt(250, 10_000),
   SYNAPSE_RUN_SWEEP_MS: positiveInt(250, 60_000),
   SYNAPSE_OUTBOX_PAUSED: bool(false),
+  /** Signs Stepflow deliveries (Synapse-Signature) when set. No rule can fail: a failing value would be echoed at start-up. */
+  STEPFLOW_EVENTS_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  SYNAPSE_WEBHOOK_BASE_MS: positiveInt(1_000, 3_600_000),
+  SYNAPSE_WEBHOOK_CAP_MS: positiveInt(300_000, 86_400_000),
+  SYNAPSE_WEBHOOK_MAX_ATTEMPTS: positiveInt(12, 100),
+  SYNAPSE_WEBHOOK_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  SYNAPSE_WEBHOOK_CONCURRENCY: positiveInt(16, 256),
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

@@ -1,9 +1,11 @@
 // Event ingest: validates EventEnvelopes from Axons (MQTT or HTTP), stores
 // each once (unique source+id), appends it to its run's log with the next
 // sequence number and moves the run's state, all in one transaction. Events
-// that arrive while a transaction runs are batched into the next one, so the
-// database sees few large commits under load and no waiting when idle.
-import { eq, sql } from 'drizzle-orm';
+// that arrive in the same event-loop turn (one socket read carries many) or
+// while a transaction runs are batched into the next one, stored with a few
+// multi-row statements, so the database sees few large commits under load and
+// no waiting (beyond one turn) when idle. Senders are acknowledged after commit.
+import { asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,7 +21,10 @@ import {
   isTerminal,
   type RunState,
 } from '../protocol/index.js';
-import type { RunEventRow, RunRow, StoredEventHook } from '../runs/events.js';
+import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
+
+/** An event of the batch was stored by another transaction meanwhile: redo the batch one event at a time. */
+class BatchConflict extends Error {}
 
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
@@ -57,6 +62,7 @@ export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
   let queue: Pending[] = [];
   let flushing = false;
+  let scheduled = false;
 
   function reject(code: string, path: string, message: string, context: Record<string, unknown> = {}): IngestResult {
     options.onRejected?.(code);
@@ -69,7 +75,7 @@ export function createEventIngest(options: EventIngestOptions) {
     return size.ok ? size.value : 0;
   }
 
-  async function storeOne(tx: Parameters<Parameters<Database['transaction']>[0]>[0], event: NormalisedEvent): Promise<IngestResult & { changed?: boolean }> {
+  async function storeOne(tx: Tx, event: NormalisedEvent): Promise<IngestResult & { changed?: boolean }> {
     const [run] = await tx.select().from(runs).where(eq(runs.id, event.runId)).for('update');
     if (!run || run.tenant !== event.tenant) return reject('unknown_run', 'runId', `no run ${event.runId.slice(0, 64)} in tenant ${event.tenant}`, { serviceId: event.serviceId });
     if (run.serviceId !== event.serviceId) {
@@ -141,6 +147,135 @@ export function createEventIngest(options: EventIngestOptions) {
     return { ok: true, duplicate: false, event: stored, run: updated!, changed: moved };
   }
 
+  /**
+   * The same as storeOne for each event in turn, in a few statements for the
+   * whole batch: the batch's runs are locked at once (in id order), sequence
+   * numbers, states and output sizes are worked out in memory, the events are
+   * inserted in one multi-row insert and the runs updated in one statement.
+   * Returns null (nothing written) when the batch needs the one-at-a-time path:
+   * an output marker is due, or an event turned out to be a duplicate only at
+   * insert time (another transaction stored it meanwhile).
+   */
+  async function storeBatch(tx: Tx, events: NormalisedEvent[]): Promise<Array<IngestResult & { changed?: boolean }> | null> {
+    const ids = [...new Set(events.map((e) => e.runId))];
+    const locked = await tx
+      .select({ ...getTableColumns(runs), txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
+      .from(runs)
+      .where(inArray(runs.id, ids))
+      .orderBy(asc(runs.id))
+      .for('update');
+    const byId = new Map<string, RunRow>();
+    let now: Date | undefined;
+    for (const { txNow, ...row } of locked) {
+      byId.set(row.id, row);
+      now = txNow;
+    }
+    const keys = events.map((e) => sql`(${e.envelope.source}, ${e.envelope.id})`);
+    const existing = new Set(
+      (
+        await tx
+          .select({ source: runEvents.source, eventId: runEvents.eventId })
+          .from(runEvents)
+          .where(sql`(${runEvents.source}, ${runEvents.eventId}) in (${sql.join(keys, sql`, `)})`)
+      ).map((r) => `${r.source}\u0000${r.eventId}`),
+    );
+
+    type Planned = { kind: 'result'; result: IngestResult } | { kind: 'reject'; code: string; path: string; message: string; serviceId: string } | { kind: 'store'; values: ReturnType<typeof eventValues>; run: RunRow; changed: boolean };
+    const plan: Planned[] = [];
+    const touched = new Map<string, { setOutput: boolean; setError: boolean; setFinished: boolean }>();
+    for (const event of events) {
+      const current = byId.get(event.runId);
+      if (!current || current.tenant !== event.tenant) {
+        plan.push({ kind: 'reject', code: 'unknown_run', path: 'runId', message: `no run ${event.runId.slice(0, 64)} in tenant ${event.tenant}`, serviceId: event.serviceId });
+        continue;
+      }
+      if (current.serviceId !== event.serviceId) {
+        plan.push({ kind: 'reject', code: 'service_mismatch', path: 'source', message: `run ${current.id} belongs to service ${current.serviceId}, not ${event.serviceId}`, serviceId: event.serviceId });
+        continue;
+      }
+      let outputBytes = current.outputBytes;
+      if (event.shortType === 'output') {
+        const size = outputSize(event);
+        if (outputBytes > EVENT_INGEST_LIMITS.maxRunOutputBytes) {
+          plan.push({ kind: 'result', result: { ok: true, duplicate: false } });
+          continue;
+        }
+        if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return null;
+        outputBytes += size;
+      }
+      const key = `${event.envelope.source}\u0000${event.envelope.id}`;
+      if (existing.has(key)) {
+        plan.push({ kind: 'result', result: { ok: true, duplicate: true } });
+        continue;
+      }
+      existing.add(key);
+      const seq = current.nextSeq;
+      const from = current.state as RunState;
+      const to = nextRunState(from, event.shortType);
+      const moved = to !== from;
+      const reason = typeof event.data.reason === 'string' ? event.data.reason.slice(0, 1000) : moved ? `${event.shortType} reported by the Axon` : null;
+      const values = eventValues(current, seq, event.envelope, to, moved ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
+      const flags = touched.get(current.id) ?? { setOutput: false, setError: false, setFinished: false };
+      touched.set(current.id, flags);
+      const updated: RunRow = { ...current, nextSeq: seq + 1, outputBytes, lastEventAt: now!, updatedAt: now! };
+      if (moved) {
+        updated.state = to;
+        updated.reason = reason;
+        if (isTerminal(to)) {
+          if (to === 'succeeded') {
+            updated.output = event.data.output ?? null;
+            flags.setOutput = true;
+          } else {
+            updated.error = event.data.error ?? (reason ? { message: reason } : null);
+            flags.setError = true;
+          }
+          updated.finishedAt = now!;
+          flags.setFinished = true;
+        }
+      }
+      byId.set(current.id, updated);
+      plan.push({ kind: 'store', values, run: updated, changed: moved });
+    }
+
+    const toStore = plan.filter((p): p is Extract<Planned, { kind: 'store' }> => p.kind === 'store');
+    const stored = new Map<string, RunEventRow>();
+    if (toStore.length > 0) {
+      const rows = await tx
+        .insert(runEvents)
+        .values(toStore.map((p) => p.values))
+        .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
+        .returning();
+      if (rows.length !== toStore.length) throw new BatchConflict();
+      for (const row of rows) stored.set(`${row.source}\u0000${row.eventId}`, row);
+      const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+      const updates = [...touched].map(([id, flags]) => {
+        const run = byId.get(id)!;
+        return sql`(${id}, ${run.nextSeq}::integer, ${run.outputBytes}::bigint, ${run.state}, ${run.reason}::text, ${flags.setOutput}::boolean, ${json(run.output)}::jsonb, ${flags.setError}::boolean, ${json(run.error)}::jsonb, ${flags.setFinished}::boolean)`;
+      });
+      await tx.execute(sql`
+        update ${runs} set
+          next_seq = v.next_seq, output_bytes = v.output_bytes, last_event_at = now(), updated_at = now(),
+          state = v.state, reason = v.reason,
+          output = case when v.set_output then v.output else ${runs}.output end,
+          error = case when v.set_error then v.error else ${runs}.error end,
+          finished_at = case when v.set_finished then now() else ${runs}.finished_at end
+        from (values ${sql.join(updates, sql`, `)}) as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
+        where ${runs}.id = v.id`);
+    }
+
+    const results: Array<IngestResult & { changed?: boolean }> = [];
+    for (const item of plan) {
+      if (item.kind === 'result') results.push(item.result);
+      else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
+      else {
+        const row = stored.get(`${item.values.source}\u0000${item.values.eventId}`)!;
+        await options.onStoredInTx?.(tx, row, item.run);
+        results.push({ ok: true, duplicate: false, event: row, run: item.run, changed: item.changed });
+      }
+    }
+    return results;
+  }
+
   async function flush(): Promise<void> {
     flushing = true;
     try {
@@ -149,11 +284,20 @@ export function createEventIngest(options: EventIngestOptions) {
         queue = queue.slice(batch.length);
         let results: Array<IngestResult & { changed?: boolean }>;
         try {
-          results = await db.transaction(async (tx) => {
-            const out: Array<IngestResult & { changed?: boolean }> = [];
-            for (const item of batch) out.push(await storeOne(tx, item.event));
-            return out;
-          });
+          const events = batch.map((item) => item.event);
+          const batched = await db
+            .transaction((tx) => storeBatch(tx, events))
+            .catch((error: unknown) => {
+              if (error instanceof BatchConflict) return null;
+              throw error;
+            });
+          results =
+            batched ??
+            (await db.transaction(async (tx) => {
+              const out: Array<IngestResult & { changed?: boolean }> = [];
+              for (const event of events) out.push(await storeOne(tx, event));
+              return out;
+            }));
         } catch (error) {
           // Nothing of the batch is stored: every sender keeps its message unacknowledged.
           for (const item of batch) item.reject(error);
@@ -164,6 +308,7 @@ export function createEventIngest(options: EventIngestOptions) {
           if (result.ok && result.run) {
             if (result.event) options.onEvent?.(result.event, result.run);
             if (result.changed) options.onRunChanged?.(result.run);
+            if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
           }
           const { changed: _changed, ...plain } = result;
           item.resolve(plain);
@@ -177,7 +322,14 @@ export function createEventIngest(options: EventIngestOptions) {
   function enqueue(event: NormalisedEvent): Promise<IngestResult> {
     return new Promise<IngestResult>((resolve, rejectPromise) => {
       queue.push({ event, resolve, reject: rejectPromise });
-      if (!flushing) void flush();
+      // Events that arrive in the same turn (one socket read holds many) share a transaction.
+      if (!flushing && !scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          if (!flushing) void flush();
+        });
+      }
     });
   }
 

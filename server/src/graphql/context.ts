@@ -3,6 +3,7 @@ import type { LiveHub } from '../events/live.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunService } from '../runs/service.js';
 import type { Catalogue } from '../services/catalogue.js';
+import type { WebhookStore } from '../webhooks/index.js';
 
 /** What every resolver sees. Built per request by the HTTP and WebSocket adapters. */
 export interface GatewayContext {
@@ -12,6 +13,7 @@ export interface GatewayContext {
   catalogue: Catalogue;
   runs: RunService;
   live: LiveHub;
+  webhooks: WebhookStore;
   /** graphql-ws only: closes this client's socket (slow subscribers). */
   closeConnection?: (code: number, reason: string) => void;
 }

@@ -129,7 +129,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     async hasSubscriber(topic) {
       const subs = await persistence.subscriptionsByTopic(topic);
-      return Array.isArray(subs) && subs.length > 0;
+      if (Array.isArray(subs) && subs.length > 0) return true;
+      // Clean-session subscribers (an MVP Axon with paho's defaults) are not in the persistence: ask the connected clients.
+      const clients = Object.values((aedes as unknown as { clients: Record<string, { subscriptions?: Record<string, unknown> }> }).clients);
+      return clients.some((c) => Object.keys(c.subscriptions ?? {}).some((filter) => topicMatches(filter, topic)));
     },
     stop,
     async start() {
@@ -139,4 +142,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     close: stop,
   } as EmbeddedBroker;
+}
+
+/** MQTT topic filter matching (`+` one level, `#` the rest; `$` topics only match filters that name them). */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && !filter.startsWith('$')) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }

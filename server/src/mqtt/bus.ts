@@ -121,6 +121,8 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
 
   let delay = minDelay;
   client.on('connect', (connack) => {
+    // mqtt.js leaves Nagle on; every small QoS 1 publish would wait for it.
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     generation += 1;
     delay = minDelay;
     client.options.reconnectPeriod = minDelay;

@@ -138,6 +138,17 @@ describe('parseEventEnvelope', () => {
   });
 });
 
+describe('expired from an Axon', () => {
+  it('accepts expired (a command dropped because its deadline had passed) and still refuses the other gateway types', () => {
+    const expired = parseEventEnvelope(EV((e) => { e.type = 'aionix.openact.action.expired'; e.data = { status: 'expired', reason: 'deadline passed' }; }));
+    expect(expired.ok && expired.value.shortType).toBe('expired');
+    for (const t of ['requested', 'dispatched', 'timed_out', 'lost']) {
+      const r = parseEventEnvelope(EV((e) => { e.type = `aionix.openact.action.${t}`; }));
+      expect(r.ok ? null : r.error.path).toBe('type');
+    }
+  });
+});
+
 describe('parseEventBytes', () => {
   const enc = new TextEncoder();
   it.each<[string, Uint8Array, string | null]>([

@@ -23,7 +23,10 @@ import { gatewaySourceTrn, isTenant, isTrn, parseServiceSource } from './trn.js'
 export const EVENT_TYPE_PREFIX = 'aionix.openact.action.';
 export const EVENT_SCHEMA_VERSION = ENVELOPE_SCHEMA_VERSION;
 
-/** Event types an Axon emits. */
+/**
+ * Event types an Axon emits. `expired` is also emitted by the gateway (its sweeper); an
+ * Axon sends it when it drops a command whose deadline had passed on arrival.
+ */
 export const AXON_EVENT_TYPES = [
   'accepted',
   'started',
@@ -34,6 +37,7 @@ export const AXON_EVENT_TYPES = [
   'failed',
   'rejected',
   'cancelled',
+  'expired',
 ] as const;
 export type AxonEventType = (typeof AXON_EVENT_TYPES)[number];
 

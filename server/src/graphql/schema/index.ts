@@ -5,5 +5,6 @@ import './registry.js';
 import './action-config.js';
 import './services.js';
 import './runs.js';
+import './webhooks.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -63,26 +63,30 @@ const PageInfo = builder
     }),
   });
 
-interface Edge {
-  node: ActionDefinition;
-  cursor: string;
+// A page keeps the definitions as the registry returned them; edges and
+// cursors are built only when a query selects them (most select `nodes`).
+interface Connection {
+  items: ActionDefinition[];
+  hasNextPage: boolean;
 }
-const ActionDefinitionEdge = builder.objectRef<Edge>('ActionDefinitionEdge').implement({
+const ActionDefinitionEdge = builder.objectRef<ActionDefinition>('ActionDefinitionEdge').implement({
   fields: (t) => ({
-    node: t.field({ type: ActionDefinitionRef, resolve: (e) => e.node }),
-    cursor: t.exposeString('cursor'),
+    node: t.field({ type: ActionDefinitionRef, resolve: (node) => node }),
+    cursor: t.string({ resolve: (node) => encodeCursor(node.id) }),
   }),
 });
 
-interface Connection {
-  edges: Edge[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
 const ActionDefinitionConnection = builder.objectRef<Connection>('ActionDefinitionConnection').implement({
   fields: (t) => ({
-    edges: t.field({ type: [ActionDefinitionEdge], resolve: (c) => c.edges }),
-    nodes: t.field({ type: [ActionDefinitionRef], resolve: (c) => c.edges.map((e) => e.node) }),
-    pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
+    edges: t.field({ type: [ActionDefinitionEdge], resolve: (c) => c.items }),
+    nodes: t.field({ type: [ActionDefinitionRef], resolve: (c) => c.items }),
+    pageInfo: t.field({
+      type: PageInfo,
+      resolve: (c) => {
+        const last = c.items.at(-1);
+        return { hasNextPage: c.hasNextPage, endCursor: last ? encodeCursor(last.id) : null };
+      },
+    }),
   }),
 });
 
@@ -109,9 +113,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const afterId = args.after ? decodeCursor(args.after) : null;
-      const page = await ctx.registry.list(ctx.tenant, { first: args.first, afterId, kind: args.kind, enabled: args.enabled });
-      const edges = page.items.map((node) => ({ node, cursor: encodeCursor(node.id) }));
-      return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+      return ctx.registry.list(ctx.tenant, { first: args.first, afterId, kind: args.kind, enabled: args.enabled });
     },
   }),
   actionDefinition: t.field({
