@@ -80,7 +80,9 @@ export async function startMessaging(config: GatewayConfig, logger: Logger, hook
     if (rtt > SLOW_ROUND_TRIP_MS) {
       logger.warn(
         { roundTripMs },
-        `MQTT QoS 1 round trip took ${roundTripMs} ms (> ${SLOW_ROUND_TRIP_MS} ms): Nagle's algorithm is probably on at the broker; set set_tcp_nodelay true in mosquitto.conf (see docs/operations.md)`,
+        broker
+          ? `MQTT QoS 1 round trip to the embedded broker took ${roundTripMs} ms (> ${SLOW_ROUND_TRIP_MS} ms): the machine is probably overloaded`
+          : `MQTT QoS 1 round trip took ${roundTripMs} ms (> ${SLOW_ROUND_TRIP_MS} ms): Nagle's algorithm is probably on at the broker; set set_tcp_nodelay true in mosquitto.conf (see docs/operations.md)`,
       );
     } else {
       logger.info({ roundTripMs }, 'MQTT QoS 1 round trip');
