@@ -2,7 +2,7 @@
 // free port: tests may stop and restart it without touching any shared broker.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,9 @@ const portOpen = (port: number) =>
 
 export async function startMosquitto(): Promise<PrivateMosquitto> {
   const dir = await mkdtemp(path.join(tmpdir(), 'synapse-mosquitto-'));
+  // Started as root, Mosquitto drops to its own user: it must be able to write its
+  // persistence file (sessions survive restarts only then) and its log here.
+  await chmod(dir, 0o777);
   const port = await freePort();
   const template = await readFile(new URL('../fixtures/mosquitto.test.conf', import.meta.url), 'utf8');
   const confPath = path.join(dir, 'mosquitto.conf');
