@@ -5,11 +5,11 @@
 // commands wait in the outbox; they go out when it returns.
 import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { outbox } from '../db/schema.js';
+import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
-import { buildGatewayEvent } from '../protocol/index.js';
-import { appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook } from './events.js';
+import { buildGatewayEvent, type EventEnvelope, isTerminal, nextRunState, type RunState } from '../protocol/index.js';
+import { type AppendResult, appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook, type Tx } from './events.js';
 
 export interface RelayOptions {
   db: Database;
@@ -33,6 +33,90 @@ export interface RelayOptions {
 
 export type Relay = ReturnType<typeof createRelay>;
 
+interface DispatchedEvent {
+  runId: string;
+  envelope: EventEnvelope;
+}
+
+/**
+ * `appendRunEvent(tx, runId, { shortType: 'dispatched', envelope, reason: 'command published' })`
+ * for each item, with the same rows written and returned, in three statements
+ * for the whole batch (lock the runs in id order, insert the events, update the
+ * runs) instead of three per item. A batch naming a run twice takes the
+ * one-at-a-time path, whose sequence numbers follow each other.
+ */
+async function appendDispatched(tx: Tx, items: DispatchedEvent[]): Promise<Array<AppendResult | null>> {
+  const reason = 'command published';
+  if (items.length === 0) return [];
+  if (items.length === 1 || new Set(items.map((i) => i.runId)).size !== items.length) {
+    const results: Array<AppendResult | null> = [];
+    for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
+    return results;
+  }
+  const locked = await tx
+    .select()
+    .from(runs)
+    .where(inArray(runs.id, items.map((i) => i.runId)))
+    .orderBy(asc(runs.id))
+    .for('update');
+  const current = new Map(locked.map((run) => [run.id, run]));
+  const plans = items.flatMap((item) => {
+    const run = current.get(item.runId);
+    if (!run) return [];
+    const from = run.state as RunState;
+    const to = nextRunState(from, 'dispatched');
+    return [{ item, run, to, moved: to !== from }];
+  });
+  if (plans.length === 0) return items.map(() => null);
+  // A run that moves goes to `dispatched`, which is not terminal: that is what the update below writes.
+  if (plans.some((p) => p.moved && (p.to !== 'dispatched' || isTerminal(p.to)))) {
+    const results: Array<AppendResult | null> = [];
+    for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
+    return results;
+  }
+  const events = await tx
+    .insert(runEvents)
+    .values(
+      plans.map(({ item, run, to }) => ({
+        runId: item.runId,
+        seq: run.nextSeq,
+        tenant: run.tenant,
+        source: item.envelope.source,
+        eventId: item.envelope.id,
+        type: item.envelope.type,
+        time: new Date(item.envelope.time),
+        state: to,
+        reason,
+        data: item.envelope.data,
+        envelope: item.envelope as unknown as Record<string, unknown>,
+      })),
+    )
+    .returning();
+  // Moved runs go to `dispatched`; the others (already further on, or ended) only advance their sequence.
+  const moved = plans.filter((p) => p.moved).map((p) => p.item.runId);
+  const isMoved = moved.length === plans.length ? sql`true` : moved.length === 0 ? sql`false` : inArray(runs.id, moved);
+  const updated = await tx
+    .update(runs)
+    .set({
+      nextSeq: sql`${runs.nextSeq} + 1`,
+      lastEventAt: sql`now()`,
+      updatedAt: sql`now()`,
+      ...(moved.length > 0
+        ? {
+            state: sql`case when ${isMoved} then 'dispatched' else ${runs.state} end`,
+            reason: sql`case when ${isMoved} then ${reason} else ${runs.reason} end`,
+            dispatchedAt: sql`case when ${isMoved} then now() else ${runs.dispatchedAt} end`,
+          }
+        : {}),
+    })
+    .where(inArray(runs.id, plans.map((p) => p.item.runId)))
+    .returning();
+  const eventOf = new Map(events.map((e) => [e.runId, e]));
+  const runOf = new Map(updated.map((r) => [r.id, r]));
+  const byRun = new Map(plans.map((p) => [p.item.runId, { run: runOf.get(p.item.runId)!, event: eventOf.get(p.item.runId)!, moved: p.moved }]));
+  return items.map((item) => byRun.get(item.runId) ?? null);
+}
+
 export function createRelay(options: RelayOptions) {
   const { db, bus, logger } = options;
   const batchSize = options.batchSize ?? 200;
@@ -42,22 +126,31 @@ export function createRelay(options: RelayOptions) {
   let stopped = false;
   let idle: Promise<void> = Promise.resolve();
 
+  // One statement (lock the candidates, skipping rows another relay holds, and
+  // lease them) instead of a four-statement transaction; its values never
+  // change, so it is built and prepared once.
+  const claimStatement = db
+    .update(outbox)
+    .set({ claimedBy: options.owner, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, attempts: sql`${outbox.attempts} + 1` })
+    .where(
+      inArray(
+        outbox.id,
+        db
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'command'), or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`))))
+          .orderBy(asc(outbox.id))
+          .limit(batchSize)
+          .for('update', { skipLocked: true }),
+      ),
+    )
+    .returning()
+    .prepare('outbox_claim');
+
   async function claim(): Promise<Array<typeof outbox.$inferSelect>> {
-    return db.transaction(async (tx) => {
-      const candidates = await tx
-        .select({ id: outbox.id })
-        .from(outbox)
-        .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'command'), or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`))))
-        .orderBy(asc(outbox.id))
-        .limit(batchSize)
-        .for('update', { skipLocked: true });
-      if (candidates.length === 0) return [];
-      return tx
-        .update(outbox)
-        .set({ claimedBy: options.owner, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, attempts: sql`${outbox.attempts} + 1` })
-        .where(inArray(outbox.id, candidates.map((c) => c.id)))
-        .returning();
-    });
+    const rows = await claimStatement.execute();
+    // UPDATE … RETURNING has no order: publish in outbox order.
+    return rows.sort((a, b) => a.id - b.id);
   }
 
   async function release(ids: number[]): Promise<void> {
@@ -68,7 +161,7 @@ export function createRelay(options: RelayOptions) {
   async function markSent(rows: Array<typeof outbox.$inferSelect>): Promise<Array<{ run: RunRow; event: RunEventRow; moved: boolean }>> {
     const changed: Array<{ run: RunRow; event: RunEventRow; moved: boolean }> = [];
     await db.transaction(async (tx) => {
-      await tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id)));
+      const dispatched: DispatchedEvent[] = [];
       for (const row of rows) {
         const payload = row.payload as { id: string; traceId: string; tenant: string; target: string; command?: string };
         // A cancel request is not a step of the run's life: only executes move it to dispatched.
@@ -88,11 +181,17 @@ export function createRelay(options: RelayOptions) {
           logger.error({ runId: row.runId, err: event.error.message }, 'could not build the dispatched event');
           continue;
         }
-        const appended = await appendRunEvent(tx, row.runId, { shortType: 'dispatched', envelope: event.value, reason: 'command published' });
-        if (appended) {
-          await options.onStoredInTx?.(tx, appended.event, appended.run);
-          changed.push(appended);
-        }
+        dispatched.push({ runId: row.runId, envelope: event.value });
+      }
+      // Sent rows and the first statement of the appends travel together.
+      const [, appended] = await Promise.all([
+        tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id))),
+        appendDispatched(tx, dispatched),
+      ]);
+      for (const result of appended) {
+        if (!result) continue;
+        await options.onStoredInTx?.(tx, result.event, result.run);
+        changed.push(result);
       }
     });
     return changed;
@@ -104,8 +203,12 @@ export function createRelay(options: RelayOptions) {
     if (rows.length === 0) return 0;
     const ready: typeof rows = [];
     const waiting: number[] = [];
+    // One look-up per topic and pass (a batch is mostly one service's commands).
+    const receivers = new Map<string, Promise<boolean>>();
     for (const row of rows) {
-      if (options.hasSubscriber && !(await options.hasSubscriber(row.topic))) waiting.push(row.id);
+      let receiver = receivers.get(row.topic);
+      if (!receiver && options.hasSubscriber) receivers.set(row.topic, (receiver = options.hasSubscriber(row.topic)));
+      if (receiver && !(await receiver)) waiting.push(row.id);
       else ready.push(row);
     }
     await release(waiting);

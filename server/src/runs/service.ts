@@ -1,6 +1,7 @@
 // Runs: triggering an action (a run, its first event and an outbox row in one
 // transaction), idempotency, reading runs back, and waiting for an outcome.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, lt, type Query, sql } from 'drizzle-orm';
+import type { SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
 import { fail, ok, type Result } from '../errors.js';
@@ -13,7 +14,7 @@ import {
   type RunState,
 } from '../protocol/index.js';
 import type { Catalogue } from '../services/catalogue.js';
-import type { RunRow, StoredEventHook } from './events.js';
+import type { RunEventRow, RunRow, StoredEventHook, Tx } from './events.js';
 import { requestHash, type TriggerRequest } from './trigger-input.js';
 
 export type { RunRow };
@@ -62,6 +63,70 @@ export function createRunService(options: RunServiceOptions) {
     .from(runs)
     .where(and(eq(runs.tenant, sql.placeholder('tenant')), eq(runs.id, sql.placeholder('id'))))
     .prepare('runs_get');
+
+  // The trigger's three inserts, built once with placeholders and prepared on
+  // each transaction's session: drizzle would otherwise build their SQL on
+  // every call (~0.1 ms for the three). The placeholders are raw, so `trigger`
+  // encodes what drizzle's columns would (JSON text, ISO dates) and leaves nulls
+  // SQL NULL: the statements and parameters are the ones the builder produces.
+  const p = (name: string) => sql`${sql.placeholder(name)}`;
+  const allColumns = (table: typeof runs | typeof runEvents) =>
+    Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
+  const insertRun = {
+    query: db
+      .insert(runs)
+      .values({
+        id: p('id'),
+        tenant: p('tenant'),
+        serviceId: p('serviceId'),
+        actionId: p('actionId'),
+        definitionId: p('definitionId'),
+        definitionVersion: p('definitionVersion'),
+        state: p('state'),
+        input: p('input'),
+        commandId: p('commandId'),
+        traceId: p('traceId'),
+        idempotencyKey: p('idempotencyKey'),
+        origin: p('origin'),
+        callerCommandId: p('callerCommandId'),
+        callerTarget: p('callerTarget'),
+        heartbeatTimeoutS: p('heartbeatTimeoutS'),
+        statusTtlS: p('statusTtlS'),
+        deadline: p('deadline'),
+        nextSeq: p('nextSeq'),
+      })
+      .returning()
+      .toSQL(),
+    fields: allColumns(runs),
+  };
+  const insertEvent = {
+    query: db
+      .insert(runEvents)
+      .values({
+        runId: p('runId'),
+        seq: p('seq'),
+        tenant: p('tenant'),
+        source: p('source'),
+        eventId: p('eventId'),
+        type: p('type'),
+        time: p('time'),
+        state: p('state'),
+        reason: p('reason'),
+        data: p('data'),
+        envelope: p('envelope'),
+      })
+      .returning()
+      .toSQL(),
+    fields: allColumns(runEvents),
+  };
+  const insertOutbox = db
+    .insert(outbox)
+    .values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') })
+    .toSQL();
+  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
+    return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
+  }
 
   async function checkTarget(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<null>> {
     const service = await catalogue.get(tenant, req.serviceId);
@@ -150,9 +215,12 @@ export function createRunService(options: RunServiceOptions) {
             .where(and(eq(idempotencyKeys.tenant, tenant), eq(idempotencyKeys.key, req.idempotencyKey)));
         }
       }
-      const [run] = await tx
-        .insert(runs)
-        .values({
+      // The run, its first event and the command are sent together (pipelined
+      // on the transaction's connection) as named prepared statements: one
+      // round trip, where unprepared statements with parameters cost two each
+      // (postgres.js describes them first) and wait for one another.
+      const [[run], [firstEvent]] = await Promise.all([
+        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', {
           id: runId,
           tenant,
           serviceId: req.serviceId,
@@ -160,39 +228,39 @@ export function createRunService(options: RunServiceOptions) {
           definitionId: meta.definition?.id ?? null,
           definitionVersion: meta.definition?.version ?? null,
           state: 'requested',
-          input: req.input,
+          input: json(req.input),
           commandId,
           traceId,
-          idempotencyKey: req.idempotencyKey,
+          idempotencyKey: req.idempotencyKey ?? null,
           origin: meta.origin,
           callerCommandId: meta.caller?.commandId ?? null,
           callerTarget: meta.caller?.target ?? null,
           heartbeatTimeoutS: options.heartbeatTimeoutS,
           statusTtlS: options.statusTtlS,
-          deadline: req.deadline,
+          deadline: req.deadline ? req.deadline.toISOString() : null,
           nextSeq: 2,
-        })
-        .returning();
-      const [firstEvent] = await tx.insert(runEvents).values({
-        runId,
-        seq: 1,
-        tenant,
-        source: requested.value.source,
-        eventId: requested.value.id,
-        type: requested.value.type,
-        time: new Date(requested.value.time),
-        state: 'requested',
-        reason: `triggered through ${meta.origin}`,
-        data: requested.value.data,
-        envelope: requested.value as unknown as Record<string, unknown>,
-      }).returning();
+        }),
+        execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', {
+          runId,
+          seq: 1,
+          tenant,
+          source: requested.value.source,
+          eventId: requested.value.id,
+          type: requested.value.type,
+          time: new Date(requested.value.time).toISOString(),
+          state: 'requested',
+          reason: `triggered through ${meta.origin}`,
+          data: json(requested.value.data),
+          envelope: json(requested.value),
+        }),
+        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', {
+          kind: 'command',
+          runId,
+          topic: `${options.topicPrefix}/command/${req.serviceId}`,
+          payload: json(envelope.value),
+        }),
+      ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
-      await tx.insert(outbox).values({
-        kind: 'command',
-        runId,
-        topic: `${options.topicPrefix}/command/${req.serviceId}`,
-        payload: envelope.value as unknown as Record<string, unknown>,
-      });
       return ok({ run: run!, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
