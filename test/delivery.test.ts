@@ -132,3 +132,34 @@ describe.each([
     expect(await second.exited).toBe(0);
   }, 60_000);
 });
+
+describe('commands for an Axon that is not listening', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ MQTT_URL: '', MQTT_PORT: '0' });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('wait in the outbox without holding up other services\' commands (embedded broker)', async () => {
+    // A service that announced itself but does not subscribe to its commands.
+    const silentId = `silent-${randomUUID().slice(0, 8)}`;
+    const silent = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId: silentId, ttl: 300, clean: true });
+    await silent.client.unsubscribeAsync(`${gw.prefix}/command/${silentId}`);
+    await waitOnline(gw, silentId);
+    const held = await Promise.all(Array.from({ length: 250 }, () => gw.gql<{ triggerAction: { run: { id: string } } }>(TRIGGER, { input: { serviceId: silentId, actionId: 'restart' } })));
+    expect(held).toHaveLength(250);
+    const busyId = `busy-${randomUUID().slice(0, 8)}`;
+    const axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId: busyId, ttl: 300 });
+    await waitOnline(gw, busyId);
+    await gw.gql(TRIGGER, { input: { serviceId: busyId, actionId: 'restart' } });
+    await axon.waitForCommands(1, 5_000);
+    expect(silent.commands).toHaveLength(0);
+    // Once the silent Axon listens, its commands go out.
+    await silent.client.subscribeAsync(`${gw.prefix}/command/${silentId}`, { qos: 1 });
+    await silent.waitForCommands(250, 20_000);
+    await axon.close();
+    await silent.close();
+  }, 60_000);
+});

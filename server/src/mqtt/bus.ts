@@ -177,14 +177,26 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
       return () => connectListeners.delete(listener);
     },
     async measureRoundTrip(topic) {
-      if (!client.connected) return null;
-      const started = performance.now();
-      await client.publishAsync(topic, 'ping', { qos: 1 });
-      return performance.now() - started;
+      // The best of three: the first publish on a cold path is slow for reasons other than Nagle.
+      let best: number | null = null;
+      for (let i = 0; i < 3 && client.connected; i++) {
+        const started = performance.now();
+        await client.publishAsync(topic, 'ping', { qos: 1 });
+        const took = performance.now() - started;
+        best = best === null ? took : Math.min(best, took);
+      }
+      return best;
     },
     async close() {
       closing = true;
-      await client.endAsync();
+      // A broker that is away would keep a graceful end waiting for acknowledgements.
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        client.endAsync().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2_000))),
+      ]);
+      clearTimeout(timer);
+      if (!ended) await client.endAsync(true);
     },
   };
 }

@@ -33,6 +33,9 @@ export interface RelayOptions {
 
 export type Relay = ReturnType<typeof createRelay>;
 
+/** drainOnce: only rows for topics without a receiver were claimed (and released). */
+const HELD_ONLY = -1;
+
 interface DispatchedEvent {
   runId: string;
   envelope: EventEnvelope;
@@ -147,8 +150,37 @@ export function createRelay(options: RelayOptions) {
     .returning()
     .prepare('outbox_claim');
 
+  // The same claim, passing over topics nobody receives yet (embedded broker):
+  // commands held for one absent Axon must not stall everyone else's.
+  const claimExceptStatement = db
+    .update(outbox)
+    .set({ claimedBy: options.owner, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, attempts: sql`${outbox.attempts} + 1` })
+    .where(
+      inArray(
+        outbox.id,
+        db
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(
+            and(
+              isNull(outbox.sentAt),
+              eq(outbox.kind, 'command'),
+              or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`)),
+              sql`not (${outbox.topic} = any(${sql.placeholder('held')}::text[]))`,
+            ),
+          )
+          .orderBy(asc(outbox.id))
+          .limit(batchSize)
+          .for('update', { skipLocked: true }),
+      ),
+    )
+    .returning()
+    .prepare('outbox_claim_except');
+  /** Topics found without a receiver during the current loop. */
+  const heldTopics = new Set<string>();
+
   async function claim(): Promise<Array<typeof outbox.$inferSelect>> {
-    const rows = await claimStatement.execute();
+    const rows = heldTopics.size > 0 ? await claimExceptStatement.execute({ held: [...heldTopics] }) : await claimStatement.execute();
     // UPDATE … RETURNING has no order: publish in outbox order.
     return rows.sort((a, b) => a.id - b.id);
   }
@@ -208,11 +240,14 @@ export function createRelay(options: RelayOptions) {
     for (const row of rows) {
       let receiver = receivers.get(row.topic);
       if (!receiver && options.hasSubscriber) receivers.set(row.topic, (receiver = options.hasSubscriber(row.topic)));
-      if (receiver && !(await receiver)) waiting.push(row.id);
-      else ready.push(row);
+      if (receiver && !(await receiver)) {
+        waiting.push(row.id);
+        heldTopics.add(row.topic);
+      } else ready.push(row);
     }
     await release(waiting);
-    if (ready.length === 0) return 0;
+    // Nothing ready, but held rows were passed over: look past them.
+    if (ready.length === 0) return waiting.length > 0 ? HELD_ONLY : 0;
     // Keep the lease while publishes wait for a broker that went away mid-batch.
     const renew = setInterval(() => {
       void db
@@ -238,11 +273,12 @@ export function createRelay(options: RelayOptions) {
 
   async function loop(): Promise<void> {
     running = true;
+    heldTopics.clear();
     try {
       do {
         again = false;
         const published = await drainOnce();
-        if (published > 0 && published >= batchSize - 1) again = true;
+        if (published === HELD_ONLY || (published > 0 && published >= batchSize - 1)) again = true;
       } while (again && !stopped);
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: will retry');
@@ -268,9 +304,12 @@ export function createRelay(options: RelayOptions) {
       options.paused = paused;
       if (!paused) kick();
     },
-    async stop() {
+    /** Stops passes; waits at most `graceMs` for one in flight (a publish to an unreachable broker never ends). */
+    async stop(graceMs = 2_000) {
       stopped = true;
-      await idle;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
     },
   };
 }
