@@ -86,6 +86,11 @@ describe('errors', () => {
     expect(body).not.toContain('    at ');
   });
 
+  it('refuses a GraphQL body over 1 MiB with 413', async () => {
+    const res = await gw.gql('mutation($s: JSON!) { createActionDefinition(input: { title: "big", kind: "prompt", spec: $s }) { __typename } }', { s: { prompt: 'x'.repeat(1_100_000) } });
+    expect(res.status).toBe(413);
+  });
+
   it('refuses a REST body over 1 MiB with 413', async () => {
     const res = await gw.rest('POST', '/api/actions', { title: 'big', kind: 'prompt', spec: { prompt: 'x'.repeat(1_100_000) } });
     expect(res.status).toBe(413);

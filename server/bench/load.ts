@@ -58,15 +58,21 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const startedAt = process.hrtime.bigint();
-  const instance = autocannon({
-    url: job.url,
-    connections: job.connections,
-    pipelining: job.pipelining,
-    duration: job.durationS,
-    requests: [request],
-    timeout: 10,
+  let instance: autocannon.Instance | undefined;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: job.url,
+        connections: job.connections,
+        pipelining: job.pipelining,
+        duration: job.durationS,
+        requests: [request],
+        timeout: 10,
+      },
+      (error: unknown, result: autocannon.Result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result)),
+    );
   });
-  instance.on('response', (_client, statusCode: number, _bytes: number, responseTime: number) => {
+  instance!.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode < 200 || statusCode > 299) return;
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
@@ -75,7 +81,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
     }
     latencies[count++] = responseTime;
   });
-  const result = await instance;
+  const result = await finished;
   const elapsedS = Number(process.hrtime.bigint() - startedAt) / 1e9;
   const sorted = latencies.subarray(0, count).sort();
   const durationS = result.duration > 0 ? result.duration : elapsedS;

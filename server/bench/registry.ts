@@ -9,12 +9,16 @@
  *     and drops it at the end, also on failure and Ctrl-C;
  *  2. starts the real gateway in this process with `startGateway` and seeds
  *     1,000 definitions (prompt and command kinds) through the registry;
- *  3. starts the baseline on a free port and byte-compares one response of
- *     each operation with the gateway's before timing anything;
+ *  3. starts the baseline on a free port (server/bench/baseline.ts) and
+ *     byte-compares one response of each operation with the gateway's before
+ *     timing anything;
  *  4. loads both with autocannon, run in a child process (server/bench/load.ts)
  *     so the load generator does not share the gateway's event loop,
  *     alternating gateway/baseline rounds per operation after a warm-up, and
- *     reports the median round of each target.
+ *     reports the median round of each target, with the CPU time this process
+ *     spent per request (only one of gateway and baseline is loaded at a time).
+ *     The CPU figure holds up better than req/s when other work shares the
+ *     machine.
  *
  * Progress goes to stderr; the final table goes to stdout.
  *
@@ -28,7 +32,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import pino from 'pino';
@@ -37,6 +40,7 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
+import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
 
 const DEFINITIONS = 1_000;
@@ -89,79 +93,6 @@ const getBody = (id: number) => JSON.stringify({ query: GET.query, variables: { 
 const listBody = () => JSON.stringify({ query: LIST.query, operationName: 'BenchDefinitions' });
 
 // ---------------------------------------------------------------------------
-// The baseline: node:http + postgres.js, no framework, minimal GraphQL parsing.
-
-interface Row {
-  id: string;
-  title: string;
-  kind: string;
-  enabled: boolean;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  spec: unknown;
-}
-
-const rowJson = (r: Row) => ({
-  id: r.id,
-  title: r.title,
-  kind: r.kind,
-  enabled: r.enabled,
-  version: r.version,
-  createdAt: r.created_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
-  specJson: r.spec,
-});
-
-const cursorOf = (id: string) => Buffer.from(`ad:${id}`).toString('base64url');
-
-function startBaseline(url: string, poolSize: number): { server: Server; sql: postgres.Sql } {
-  // postgres.js prepares every query by default (named statements cached per connection).
-  const sql = postgres(url, { max: poolSize, onnotice: () => {}, connection: { application_name: 'synapse-bench-baseline' } });
-
-  async function answer(body: string): Promise<unknown> {
-    const { query, variables } = JSON.parse(body) as { query?: string; variables?: { id?: unknown } };
-    if (typeof query !== 'string') throw new Error('no query');
-    if (query.includes('actionDefinitions(')) {
-      const rows = await sql<Row[]>`
-        select id, title, kind, enabled, version, created_at, updated_at, spec
-        from action_definitions where tenant = ${TENANT} order by id desc limit 51`;
-      const nodes = rows.slice(0, 50);
-      const last = nodes.at(-1);
-      return { data: { actionDefinitions: { nodes: nodes.map(rowJson), pageInfo: { hasNextPage: rows.length > 50, endCursor: last ? cursorOf(last.id) : null } } } };
-    }
-    if (query.includes('actionDefinition(')) {
-      const id = typeof variables?.id === 'string' && /^[1-9][0-9]{0,15}$/.test(variables.id) ? variables.id : null;
-      if (id === null) return { data: { actionDefinition: null } };
-      const [row] = await sql<Row[]>`
-        select id, title, kind, enabled, version, created_at, updated_at, spec
-        from action_definitions where tenant = ${TENANT} and id = ${id}`;
-      return { data: { actionDefinition: row ? rowJson(row) : null } };
-    }
-    throw new Error('unknown operation');
-  }
-
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      answer(Buffer.concat(chunks).toString()).then(
-        (result) => {
-          const text = JSON.stringify(result);
-          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-          res.end(text);
-        },
-        (error: unknown) => {
-          res.writeHead(400, { 'content-type': 'text/plain' });
-          res.end(String(error));
-        },
-      );
-    });
-  });
-  return { server, sql };
-}
-
-// ---------------------------------------------------------------------------
 // Seed data: a deterministic mix of prompt and command definitions.
 
 function seedDefinition(i: number): Record<string, unknown> {
@@ -189,18 +120,27 @@ const state: {
   adminUrl?: string;
   dbName?: string;
   gateway?: Gateway;
-  baseline?: { server: Server; sql: postgres.Sql };
+  baseline?: Baseline;
   loader?: ChildProcess;
 } = {};
 
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    // Every step is bounded, so a stuck close (say, the database went away) cannot keep the process alive.
     const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await fn();
+        await Promise.race([
+          Promise.resolve().then(fn),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('gave up after 15 s')), 15_000);
+          }),
+        ]);
       } catch (error) {
         progress(`cleanup: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        clearTimeout(timer);
       }
     };
     if (state.loader && state.loader.exitCode === null) await step('stopping the load generator', () => state.loader!.kill());
@@ -229,9 +169,15 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    progress(`${signal}: cleaning up`);
+    if (interrupted) {
+      progress(`${signal} again: exiting without finishing the clean-up`);
+      process.exit(130);
+    }
+    interrupted = true;
+    progress(`${signal}: cleaning up (again to exit at once)`);
     cleanup().finally(() => process.exit(130));
   });
 }
@@ -263,7 +209,12 @@ async function startLoader(): Promise<(job: LoadJob) => Promise<LoadResult>> {
 // ---------------------------------------------------------------------------
 
 async function post(url: string, body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -278,7 +229,17 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-const median = (rounds: LoadResult[]): LoadResult => [...rounds].sort((a, b) => a.rps - b.rps)[Math.floor((rounds.length - 1) / 2)]!;
+/** A timed round and the CPU time this process (gateway and baseline; only one is loaded) spent per request. */
+interface Round extends LoadResult {
+  cpuUsPerRequest: number;
+}
+
+const middle = <T>(sorted: T[]): T => sorted[Math.floor((sorted.length - 1) / 2)]!;
+/** The median round by throughput (its latencies are shown), and the median CPU time per request over all rounds. */
+const summarise = (rounds: Round[]) => ({
+  ...middle([...rounds].sort((a, b) => a.rps - b.rps)),
+  cpuUsPerRequest: middle(rounds.map((r) => r.cpuUsPerRequest).sort((a, b) => a - b)),
+});
 
 function commandLine(): string {
   const vars = Object.keys(process.env)
@@ -340,7 +301,7 @@ async function main(): Promise<void> {
   }
   progress(`seeded ${ids.length} definitions`);
 
-  const baseline = startBaseline(dbUrl.toString(), config.SYNAPSE_DB_POOL_SIZE);
+  const baseline = createBaseline(dbUrl.toString(), { poolSize: config.SYNAPSE_DB_POOL_SIZE, tenant: TENANT });
   state.baseline = baseline;
   baseline.server.listen(0, '127.0.0.1');
   await once(baseline.server, 'listening');
@@ -369,7 +330,8 @@ async function main(): Promise<void> {
     { name: 'gateway', url: gateway.url },
     { name: 'baseline', url: baselineUrl },
   ] as const;
-  const results: Array<{ operation: Operation; gateway: LoadResult; baseline: LoadResult }> = [];
+  const results: Array<{ operation: Operation; gateway: Round; baseline: Round }> = [];
+  const loadAtStart = os.loadavg()[0]!;
 
   for (const operation of [GET, LIST]) {
     const bodies = operation.key === 'get' ? getBodies : [listBody()];
@@ -380,20 +342,29 @@ async function main(): Promise<void> {
         await load(job(target.url, WARMUP_S));
       }
     }
-    const rounds: Record<'gateway' | 'baseline', LoadResult[]> = { gateway: [], baseline: [] };
+    const rounds: Record<'gateway' | 'baseline', Round[]> = { gateway: [], baseline: [] };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const target of targets) {
-        const result = await load(job(target.url, DURATION_S));
+        const cpuBefore = process.cpuUsage();
+        const loaded = await load(job(target.url, DURATION_S));
+        const cpu = process.cpuUsage(cpuBefore);
+        const result: Round = { ...loaded, cpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, loaded.requests) };
         if (result.errors || result.timeouts || result.non2xx) {
-          throw new Error(`${target.name} ${operation.label}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`);
+          const sample = await post(target.url, bodies[0]!).then(
+            (r) => `${r.status} ${r.text.slice(0, 300)}`,
+            (error: unknown) => (error instanceof Error ? error.message : String(error)),
+          );
+          throw new Error(
+            `${target.name} ${operation.label}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses (one request now: ${sample})`,
+          );
         }
         rounds[target.name].push(result);
         progress(
-          `${operation.label}: round ${round}/${ROUNDS} ${target.name.padEnd(8)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms`,
+          `${operation.label}: round ${round}/${ROUNDS} ${target.name.padEnd(8)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  CPU ${result.cpuUsPerRequest.toFixed(0)} µs/req`,
         );
       }
     }
-    results.push({ operation, gateway: median(rounds.gateway), baseline: median(rounds.baseline) });
+    results.push({ operation, gateway: summarise(rounds.gateway), baseline: summarise(rounds.baseline) });
   }
 
   const cpus = os.cpus();
@@ -401,16 +372,18 @@ async function main(): Promise<void> {
     '',
     'Registry benchmark: gateway (GraphQL over HTTP POST) vs bare node:http + postgres.js',
     `command:  ${commandLine()}`,
-    `machine:  node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Postgres ${serverVersion}`,
+    `machine:  node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Postgres ${serverVersion} on the same machine; load average ${loadAtStart.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end`,
     `load:     autocannon in a child process, ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} alternating rounds of ${DURATION_S} s per target after ${WARMUP_S} s warm-up; median round shown`,
+    '          (CPU µs/req: this process\'s CPU time per request, median over the rounds; Postgres and the load generator excluded)',
     `gateway:  JIT ${config.SYNAPSE_GRAPHQL_JIT ? 'on' : 'off'}, log level ${config.LOG_LEVEL}${config.LOG_LEVEL === 'silent' ? '' : ' (to the null device)'}, pool ${config.SYNAPSE_DB_POOL_SIZE}; ${DEFINITIONS} definitions`,
     '',
-    `${'operation'.padEnd(30)}${'target'.padEnd(10)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`,
+    `${'operation'.padEnd(30)}${'target'.padEnd(10)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU µs/req'.padStart(12)}`,
   ];
+  const row = (operation: string, target: string, r: Round) =>
+    `${operation.padEnd(30)}${target.padEnd(10)}${r.rps.toFixed(0).padStart(9)}${r.p50Ms.toFixed(2).padStart(9)}${r.p99Ms.toFixed(2).padStart(9)}${r.cpuUsPerRequest.toFixed(0).padStart(12)}`;
   for (const { operation, gateway: g, baseline: b } of results) {
-    lines.push(`${operation.label.padEnd(30)}${'gateway'.padEnd(10)}${g.rps.toFixed(0).padStart(9)}${g.p50Ms.toFixed(2).padStart(9)}${g.p99Ms.toFixed(2).padStart(9)}`);
-    lines.push(`${''.padEnd(30)}${'baseline'.padEnd(10)}${b.rps.toFixed(0).padStart(9)}${b.p50Ms.toFixed(2).padStart(9)}${b.p99Ms.toFixed(2).padStart(9)}`);
-    lines.push(`${''.padEnd(30)}${'ratio gateway/baseline'.padEnd(28)}${(g.rps / b.rps).toFixed(2)}`);
+    lines.push(row(operation.label, 'gateway', g), row('', 'baseline', b));
+    lines.push(`${''.padEnd(30)}ratio gateway/baseline: ${(g.rps / b.rps).toFixed(2)} (req/s); ${(b.cpuUsPerRequest / g.cpuUsPerRequest).toFixed(2)} (baseline CPU/gateway CPU per request)`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -423,6 +396,8 @@ main()
     process.exit(0);
   })
   .catch(async (error: unknown) => {
+    // After Ctrl-C the pending load fails as its generator stops; the signal handler exits.
+    if (interrupted) return;
     process.stderr.write(`bench:registry failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await cleanup();
     process.exit(1);

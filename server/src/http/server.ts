@@ -8,6 +8,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { useRequestBodyLimit } from './plugins/body-limit.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
 import { createRouter, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
@@ -29,7 +30,7 @@ export interface HttpOptions {
   maxBodyBytes: number;
 }
 
-interface ServerContext {
+export interface ServerContext {
   req: IncomingMessage;
   res: ServerResponse;
   requestInfo: RequestInfo;
@@ -60,6 +61,8 @@ export function createHttpServer(options: HttpOptions) {
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }) as Plugin<Record<string, unknown>>,
     );
   }
+  // Last of our plugins: Yoga runs them after its own request parsers, where it would run its limit.
+  plugins.push(useRequestBodyLimit(options.maxBodyBytes));
 
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema: options.schema,
@@ -67,6 +70,8 @@ export function createHttpServer(options: HttpOptions) {
     graphiql: options.graphiql ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
     landingPage: false,
     batching: false,
+    // Enforced by useRequestBodyLimit (SYNAPSE_MAX_BODY_BYTES), without a stream per request.
+    maxRequestBodySize: false,
     maskedErrors: true,
     healthCheckEndpoint: '/yoga-health',
     logging: {
@@ -110,6 +115,12 @@ export function createHttpServer(options: HttpOptions) {
     });
   }
 
+  function failed(res: ServerResponse, error: unknown): void {
+    logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'request failed');
+    if (!res.headersSent) send(res, { status: 500, body: { error: 'internal', detail: 'unexpected error; see the gateway log' } });
+    else res.destroy();
+  }
+
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const requestInfo = newRequestInfo();
@@ -117,30 +128,24 @@ export function createHttpServer(options: HttpOptions) {
     res.on('finish', () => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       const { route } = meta;
-      metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: `${Math.floor(res.statusCode / 100)}xx` });
-      if (route === GRAPHQL_PATH && requestInfo.type) {
-        const labels = { operation: metrics.operationLabel(requestInfo.operation), type: requestInfo.type, outcome: requestInfo.outcome };
-        metrics.operations.inc({ ...labels, transport: 'http' });
-        if (requestInfo.type !== 'subscription') metrics.operationDuration.observe(labels, durationMs / 1000);
+      const status = res.statusCode;
+      metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: `${Math.floor(status / 100)}xx` });
+      if (route !== GRAPHQL_PATH) {
+        logger.info({ method: req.method, path: route, status, durationMs }, 'request');
+        return;
       }
-      logger.info(
-        {
-          method: req.method,
-          path: route,
-          status: res.statusCode,
-          durationMs,
-          ...(route === GRAPHQL_PATH ? { operation: requestInfo.operation, type: requestInfo.type, outcome: requestInfo.outcome } : {}),
-        },
-        'request',
-      );
+      const { operation, type, outcome } = requestInfo;
+      if (type) {
+        const label = metrics.operationLabel(operation);
+        metrics.operations.inc({ operation: label, type, outcome, transport: 'http' });
+        if (type !== 'subscription') metrics.operationDuration.observe({ operation: label, type, outcome }, durationMs / 1000);
+      }
+      logger.info({ method: req.method, path: route, status, durationMs, operation, type, outcome }, 'request');
     });
+    const context = { requestInfo } as ServerContext;
     handle(req, res, meta)
-      .then((handled) => (handled ? undefined : yoga(req, res, { requestInfo } as ServerContext)))
-      .catch((error: unknown) => {
-        logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'request failed');
-        if (!res.headersSent) send(res, { status: 500, body: { error: 'internal', detail: 'unexpected error; see the gateway log' } });
-        else res.destroy();
-      });
+      .then((handled) => (handled ? undefined : yoga(req, res, context)))
+      .catch((error: unknown) => failed(res, error));
   });
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;

@@ -51,6 +51,7 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
           socket: ctx.extra.socket,
           params: payload,
           requestInfo,
+          closeConnection: (code: number, reason: string) => ctx.extra.socket.close(code, reason),
         });
         let document;
         try {

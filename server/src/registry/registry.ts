@@ -52,10 +52,9 @@ export function parseDefinitionId(raw: unknown): number | null {
   return Number.isSafeInteger(id) ? id : null;
 }
 
-const toDefinition = (row: ActionDefinitionRow): ActionDefinition => ({
-  ...row,
-  spec: row.spec as unknown as ActionSpec,
-});
+// A row already has the definition's fields; only the spec's type differs, so
+// no copy is made (every read returns rows of its own).
+const toDefinition = (row: ActionDefinitionRow): ActionDefinition => row as Omit<ActionDefinitionRow, 'spec'> as ActionDefinition;
 
 export type Registry = ReturnType<typeof createRegistry>;
 
