@@ -208,6 +208,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     });
   }
   await fanout.start();
+  bus.sealSubscriptions();
   const live = createLiveHub(fanout);
   const sweeper = createSweeper({ db: database.db, ingest, logger, now: Date.now });
   const stopOnConnect = bus.onConnect(() => activeRelay.kick());

@@ -7,6 +7,9 @@ import type { Logger } from '../observability/logger.js';
 
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
+/** Messages kept for handlers not registered yet (a resumed session's backlog arrives first). */
+const MAX_UNROUTED = 100_000;
+
 export interface MqttBusOptions {
   url: string;
   clientId: string;
@@ -25,6 +28,8 @@ export interface MqttBus {
   publish(topic: string, payload: string | Buffer, qos?: 0 | 1): Promise<void>;
   /** Subscribes now and after every reconnect; the handler's promise gates the PUBACK. */
   subscribe(filter: string, handler: MessageHandler): Promise<void>;
+  /** Every handler is registered: messages for none of them are acknowledged and dropped from now on. */
+  sealSubscriptions(): void;
   onConnect(listener: () => void): () => void;
   /** One QoS 1 publish to a probe topic, timed; null when not connected. */
   measureRoundTrip(topic: string): Promise<number | null>;
@@ -88,11 +93,19 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     });
   };
 
+  // A resumed session delivers what the broker kept as soon as we connect,
+  // before the gateway has registered its handlers: such messages wait
+  // (unacknowledged) for their handler instead of being acknowledged unread.
+  const unrouted: Array<{ topic: string; payload: Buffer; resolve: () => void }> = [];
+  let sealed = false;
+
   client.handleMessage = (packet, done) => {
     const handler = [...subscriptions].find(([filter]) => topicMatches(filter, packet.topic))?.[1];
-    if (!handler) return done();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const processed = processWithRetry(handler, packet.topic, payload);
+    let processed: Promise<void>;
+    if (handler) processed = processWithRetry(handler, packet.topic, payload);
+    else if (!sealed && unrouted.length < MAX_UNROUTED) processed = new Promise((resolve) => unrouted.push({ topic: packet.topic, payload, resolve }));
+    else return done();
     if (packet.qos === 1 && packet.messageId !== undefined) {
       heldAcks.set(packet.messageId, processed);
       done();
@@ -170,7 +183,21 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     },
     async subscribe(filter, handler) {
       subscriptions.set(filter, handler);
+      for (let i = 0; i < unrouted.length; ) {
+        const waiting = unrouted[i]!;
+        if (!topicMatches(filter, waiting.topic)) {
+          i++;
+          continue;
+        }
+        unrouted.splice(i, 1);
+        void processWithRetry(handler, waiting.topic, waiting.payload).then(waiting.resolve);
+      }
       if (client.connected) await client.subscribeAsync(filter, { qos: 1 });
+    },
+    sealSubscriptions() {
+      sealed = true;
+      if (unrouted.length > 0) logger.warn({ count: unrouted.length, topics: [...new Set(unrouted.map((u) => u.topic))].slice(0, 5) }, 'mqtt messages on topics the gateway no longer handles: acknowledged and dropped');
+      for (const waiting of unrouted.splice(0)) waiting.resolve();
     },
     onConnect(listener) {
       connectListeners.add(listener);
