@@ -29,7 +29,8 @@ class BatchConflict extends Error {}
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
   maxRunOutputBytes: 8 * 1024 * 1024,
-  maxBatch: 500,
+  /** Events per transaction; larger batches made the embedded database (PGlite) abort under a long QoS 1 stream. */
+  maxBatch: 100,
 } as const;
 
 export type IngestResult =
