@@ -42,6 +42,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
+import { createBenchDatabase } from './common.js';
 
 const DEFINITIONS = 1_000;
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -250,31 +251,10 @@ function commandLine(): string {
 }
 
 async function main(): Promise<void> {
-  const adminUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-  let serverVersion: string;
-  try {
-    const [row] = await admin<{ server_version: string }[]>`show server_version`;
-    serverVersion = row!.server_version;
-  } catch (error) {
-    await admin.end({ timeout: 1 }).catch(() => {});
-    process.stderr.write(
-      `Postgres is not reachable at ${redactUrl(adminUrl)}: ${error instanceof Error ? error.message : String(error)}\n` +
-        'This benchmark needs a real Postgres where it may create and drop a database.\n' +
-        `Set BENCH_DATABASE_URL (or DATABASE_URL) to an admin URL, e.g. BENCH_DATABASE_URL=${DEFAULT_ADMIN_URL} npm run bench:registry\n`,
-    );
-    process.exit(1);
-  }
-  const dbName = `synapse_bench_${randomBytes(6).toString('hex')}`;
-  state.adminUrl = adminUrl;
-  try {
-    await admin.unsafe(`create database "${dbName}"`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  state.dbName = dbName;
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const { dbName, dbUrl, serverVersion } = await createBenchDatabase('bench:registry', (adminUrl, name) => {
+    state.adminUrl = adminUrl;
+    state.dbName = name;
+  });
   progress(`created database ${dbName} (Postgres ${serverVersion})`);
 
   const gatewayEnv: Record<string, string | undefined> = {};

@@ -1,0 +1,47 @@
+// Shared by the benchmarks: a fresh Postgres database of their own, or a clear
+// message and exit 1 when Postgres cannot be reached.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { redactUrl } from '../src/config/config.js';
+
+export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface BenchDatabase {
+  adminUrl: string;
+  dbName: string;
+  dbUrl: URL;
+  serverVersion: string;
+}
+
+/**
+ * Creates `synapse_bench_<random>` through the admin URL (BENCH_DATABASE_URL,
+ * else DATABASE_URL, else the local default). `onCreated` runs before the
+ * database exists, so the caller can register it for cleanup first.
+ */
+export async function createBenchDatabase(script: string, onCreated: (adminUrl: string, dbName: string) => void): Promise<BenchDatabase> {
+  const adminUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  let serverVersion: string;
+  try {
+    const [row] = await admin<{ server_version: string }[]>`show server_version`;
+    serverVersion = row!.server_version;
+  } catch (error) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    process.stderr.write(
+      `Postgres is not reachable at ${redactUrl(adminUrl)}: ${error instanceof Error ? error.message : String(error)}\n` +
+        'This benchmark needs a real Postgres where it may create and drop a database.\n' +
+        `Set BENCH_DATABASE_URL (or DATABASE_URL) to an admin URL, e.g. BENCH_DATABASE_URL=${DEFAULT_ADMIN_URL} npm run ${script}\n`,
+    );
+    process.exit(1);
+  }
+  const dbName = `synapse_bench_${randomBytes(6).toString('hex')}`;
+  onCreated(adminUrl, dbName);
+  try {
+    await admin.unsafe(`create database "${dbName}"`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${dbName}`;
+  return { adminUrl, dbName, dbUrl, serverVersion };
+}
