@@ -45,3 +45,13 @@ export async function createBenchDatabase(script: string, onCreated: (adminUrl: 
   dbUrl.pathname = `/${dbName}`;
   return { adminUrl, dbName, dbUrl, serverVersion };
 }
+
+/** Drops a benchmark database (also one that was never created). */
+export async function dropBenchDatabase(adminUrl: string, dbName: string): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}

@@ -59,7 +59,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { type Command, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
-import { createBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase } from './common.js';
 
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -651,13 +651,8 @@ function cleanup(): Promise<void> {
     if (state.dbName && state.adminUrl) {
       const name = state.dbName;
       await step(`dropping database ${name}`, async () => {
-        const admin = postgres(state.adminUrl!, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-        try {
-          await admin.unsafe(`drop database if exists "${name}" with (force)`);
-          progress(`dropped database ${name}`);
-        } finally {
-          await admin.end({ timeout: 5 });
-        }
+        await dropBenchDatabase(state.adminUrl!, name);
+        progress(`dropped database ${name}`);
       });
     }
   })();

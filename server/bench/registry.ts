@@ -42,7 +42,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase } from './common.js';
 
 const DEFINITIONS = 1_000;
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -157,13 +157,8 @@ function cleanup(): Promise<void> {
     if (state.dbName && state.adminUrl) {
       const name = state.dbName;
       await step(`dropping database ${name}`, async () => {
-        const admin = postgres(state.adminUrl!, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-        try {
-          await admin.unsafe(`drop database if exists "${name}" with (force)`);
-          progress(`dropped database ${name}`);
-        } finally {
-          await admin.end({ timeout: 5 });
-        }
+        await dropBenchDatabase(state.adminUrl!, name);
+        progress(`dropped database ${name}`);
       });
     }
   })();

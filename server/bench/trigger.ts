@@ -65,7 +65,7 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase } from './common.js';
 
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const ACTION_ID = 'restart';
@@ -439,13 +439,8 @@ function cleanup(): Promise<void> {
     if (state.dbName && state.adminUrl) {
       const name = state.dbName;
       await step(`dropping database ${name}`, async () => {
-        const admin = postgres(state.adminUrl!, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-        try {
-          await admin.unsafe(`drop database if exists "${name}" with (force)`);
-          progress(`dropped database ${name}`);
-        } finally {
-          await admin.end({ timeout: 5 });
-        }
+        await dropBenchDatabase(state.adminUrl!, name);
+        progress(`dropped database ${name}`);
       });
     }
   })();
