@@ -6,6 +6,18 @@ import { redactUrl } from '../src/config/config.js';
 
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** A whole-number knob from the environment; a bad value exits 2 naming it. */
+export function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    process.stderr.write(`${name} accepts a whole number ${min}..${max} (got ${JSON.stringify(raw)})\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
 export interface BenchDatabase {
   adminUrl: string;
   dbName: string;

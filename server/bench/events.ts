@@ -59,20 +59,9 @@ import { createLogger } from '../src/observability/logger.js';
 import { type Command, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
-import { createBenchDatabase, dropBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
 
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    process.stderr.write(`${name} accepts a whole number ${min}..${max} (got ${JSON.stringify(raw)})\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const RUNS = intFromEnv('BENCH_RUNS', 2_000, 10, 100_000);
 const WARMUP_RUNS = Math.min(200, Math.ceil(RUNS / 10));

@@ -42,22 +42,11 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase, dropBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
 
 const DEFINITIONS = 1_000;
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const TENANT = 'default';
 
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    process.stderr.write(`${name} accepts a whole number ${min}..${max} (got ${JSON.stringify(raw)})\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const DURATION_S = intFromEnv('BENCH_DURATION_S', 5, 1, 600);
 const ROUNDS = intFromEnv('BENCH_ROUNDS', 3, 1, 99);

@@ -65,21 +65,10 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase, dropBenchDatabase } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
 
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const ACTION_ID = 'restart';
 
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    process.stderr.write(`${name} accepts a whole number ${min}..${max} (got ${JSON.stringify(raw)})\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
