@@ -130,29 +130,10 @@ export function createRelay(options: RelayOptions) {
   let idle: Promise<void> = Promise.resolve();
 
   // One statement (lock the candidates, skipping rows another relay holds, and
-  // lease them) instead of a four-statement transaction; its values never
-  // change, so it is built and prepared once.
+  // lease them) instead of a four-statement transaction, built and prepared once.
+  // Topics nobody receives yet (embedded broker) are passed over: commands held
+  // for one absent Axon must not stall everyone else's. `held` is usually empty.
   const claimStatement = db
-    .update(outbox)
-    .set({ claimedBy: options.owner, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, attempts: sql`${outbox.attempts} + 1` })
-    .where(
-      inArray(
-        outbox.id,
-        db
-          .select({ id: outbox.id })
-          .from(outbox)
-          .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'command'), or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`))))
-          .orderBy(asc(outbox.id))
-          .limit(batchSize)
-          .for('update', { skipLocked: true }),
-      ),
-    )
-    .returning()
-    .prepare('outbox_claim');
-
-  // The same claim, passing over topics nobody receives yet (embedded broker):
-  // commands held for one absent Axon must not stall everyone else's.
-  const claimExceptStatement = db
     .update(outbox)
     .set({ claimedBy: options.owner, claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, attempts: sql`${outbox.attempts} + 1` })
     .where(
@@ -175,12 +156,12 @@ export function createRelay(options: RelayOptions) {
       ),
     )
     .returning()
-    .prepare('outbox_claim_except');
+    .prepare('outbox_claim');
   /** Topics found without a receiver during the current loop. */
   const heldTopics = new Set<string>();
 
   async function claim(): Promise<Array<typeof outbox.$inferSelect>> {
-    const rows = heldTopics.size > 0 ? await claimExceptStatement.execute({ held: [...heldTopics] }) : await claimStatement.execute();
+    const rows = await claimStatement.execute({ held: [...heldTopics] });
     // UPDATE … RETURNING has no order: publish in outbox order.
     return rows.sort((a, b) => a.id - b.id);
   }
