@@ -28,6 +28,17 @@ import type { RunEventRow, RunRow } from './runs/events.js';
 import { createCatalogue } from './services/catalogue.js';
 import { registerTriggerRoutes } from './http/rest/triggers.js';
 import { createWebhooks } from './webhooks/index.js';
+import { type AccessControl, createAccessControl } from './auth/access.js';
+import { createAgentStore } from './auth/agents.js';
+import { createKeyStore } from './auth/keys.js';
+import { createAuditLog } from './audit/audit.js';
+import { createRestGuard } from './http/rest/guard.js';
+
+/** Addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
 
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -95,6 +106,34 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const actionConfigs = createActionConfigService(database.db);
   const tenant = config.SYNAPSE_DEFAULT_TENANT;
   const prefix = config.MQTT_TOPIC_PREFIX;
+  const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
+
+  // Identity: open only while no key exists and only on loopback (docs/security.md).
+  const keys = createKeyStore({ db: database.db, newId, random: (n) => randomBytes(n), now: Date.now, bootstrapSecret: config.SYNAPSE_BOOTSTRAP_ADMIN_KEY });
+  const agents = createAgentStore({ db: database.db, newId, random: (n) => randomBytes(n), now: Date.now });
+  const audit = createAuditLog(database.db);
+  let access: AccessControl;
+  try {
+    const bootstrap = await keys.ensureBootstrap(tenant);
+    if (bootstrap === 'revoked') logger.warn('SYNAPSE_BOOTSTRAP_ADMIN_KEY names a key that was revoked; it stays revoked: remove the variable');
+    if (bootstrap === 'created') progress('bootstrap admin key created from SYNAPSE_BOOTSTRAP_ADMIN_KEY');
+    const secured = (await keys.activeCount()) > 0;
+    if (!secured && !isLoopback(config.HOST)) {
+      throw new StartupError(
+        `no API key is configured and HOST is ${config.HOST}, which other machines can reach: the gateway would run open. Set SYNAPSE_BOOTSTRAP_ADMIN_KEY (32+ random characters, for example from "openssl rand -base64 32") or create a key with "npx synapse keys create --name admin --scopes all", then start again`,
+      );
+    }
+    if (!secured) {
+      logger.warn(
+        { host: config.HOST },
+        'RUNNING OPEN: no API key is configured, so every caller on this machine has every scope and Axons may connect anonymously. Create a key (createApiKey, SYNAPSE_BOOTSTRAP_ADMIN_KEY or "npx synapse keys create") to require keys',
+      );
+    }
+    access = createAccessControl({ keys, defaultTenant: tenant, secured, now: Date.now, onSecured: () => logger.info('an API key exists now: every caller needs a key from here on') });
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw error instanceof StartupError ? error : new StartupError(`could not read the API keys: ${error instanceof Error ? error.message : String(error)}`);
+  }
 
   let messaging: Messaging;
   const messagingHooks: MessagingHooks = {};
@@ -114,7 +153,6 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const rejectedEvents = metrics.counter('synapse_events_rejected_total', 'Events rejected, by reason.', ['reason'] as const);
   const storedEvents = metrics.counter('synapse_events_stored_total', 'Events stored (each once).');
 
-  const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
   const webhookDeliveries = metrics.counter('synapse_webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retried, dead_lettered, failed).', ['outcome'] as const);
   const webhooks = createWebhooks({
     db: database.db,
@@ -132,6 +170,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     db: database.db,
     logger,
     tenant,
+    tenantOf: agents.tenantOf,
     legacyAxonToken: config.SYNAPSE_LEGACY_AXON_TOKEN,
     onRejected: (code) => rejectedSnapshots.inc({ reason: code }),
     onChanged: (service) => fanout.publish({ kind: 'service', tenant: service.tenant, service }),
@@ -222,6 +261,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }, config.SYNAPSE_OFFLINE_SWEEP_MS),
     setInterval(() => activeRelay.kick(), 1_000),
     setInterval(() => {
+      access.check().catch((error: unknown) => logger.warn({ err: String(error) }, 'key revocation check failed; retrying'));
+    }, 1_000),
+    setInterval(() => {
       sweeper.sweep().catch((error: unknown) => logger.warn({ err: String(error) }, 'run sweep failed; retrying'));
     }, config.SYNAPSE_RUN_SWEEP_MS),
   ];
@@ -235,10 +277,27 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     graphiql: config.SYNAPSE_GRAPHIQL,
     jit: config.SYNAPSE_GRAPHQL_JIT,
     maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES,
-    context: () => ({ tenant, registry, actionConfigs, catalogue, runs, live, webhooks: webhooks.store }),
+    authenticate: (authorization) => access.authenticate(authorization),
+    watch: (principal, onEnded) => access.watch(principal, onEnded),
+    restGuard: createRestGuard(access, agents),
+    context: (principal) => ({
+      principal,
+      tenant: principal.tenant,
+      operatorTenant: tenant,
+      access,
+      keys,
+      agents,
+      audit,
+      registry,
+      actionConfigs,
+      catalogue,
+      runs,
+      live,
+      webhooks: webhooks.store,
+    }),
     routes: (router) => {
-      registerActionRoutes(router, { registry, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
-      registerTriggerRoutes(router, { runs, tenant: () => tenant, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+      registerActionRoutes(router, { registry, audit, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+      registerTriggerRoutes(router, { runs, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
       registerEventRoutes(router, { ingest, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
     },
     readiness: async () => {

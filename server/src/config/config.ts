@@ -71,6 +71,14 @@ export const configSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'accepts 1..63 letters, digits, _ and -')
     .default('default'),
   SYNAPSE_GRAPHIQL: bool(true),
+  /** An admin key (all scopes, default tenant) accepted as written; created at start-up if missing. */
+  SYNAPSE_BOOTSTRAP_ADMIN_KEY: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || (v.length >= 32 && v.length <= 100 && /^[\x21-\x7e]+$/.test(v)), {
+      message: 'accepts 32..100 printable characters without spaces (for example: openssl rand -base64 32)',
+    }),
   SYNAPSE_GRAPHQL_JIT: bool(true),
   SYNAPSE_DB_POOL_SIZE: positiveInt(10, 200),
   SYNAPSE_SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
@@ -101,6 +109,9 @@ export const configSchema = z.object({
 
 export type GatewayConfig = z.output<typeof configSchema>;
 
+/** Never echoed in a message, whatever is wrong with them. */
+const SECRET_VARIABLES = new Set(['SYNAPSE_BOOTSTRAP_ADMIN_KEY', 'MQTT_PASSWORD', 'STEPFLOW_EVENTS_SECRET', 'SYNAPSE_LEGACY_AXON_TOKEN']);
+
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] };
 
 /** Parses an environment; problems name the variable and what it accepts. */
@@ -110,7 +121,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.');
     const got = env[name];
-    const shown = got === undefined ? '' : ` (got ${JSON.stringify(redactUrl(got))})`;
+    const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(redactUrl(got))})`;
     return `${name} ${issue.message}${shown}`;
   });
   return { ok: false, problems };

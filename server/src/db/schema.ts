@@ -228,3 +228,60 @@ export const webhookDeliveries = pgTable(
     check('webhook_deliveries_destination_check', sql`${t.destination} in ('webhook', 'stepflow')`),
   ],
 );
+
+/**
+ * API keys. The secret is shown once at creation; only a salted SHA-256 of it
+ * is stored (the secret has 256 bits of entropy, so a slow hash adds nothing).
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    /** UUIDv7; also the public part of the key (`sgk_{id}_{secret}`). */
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    name: text('name').notNull(),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    salt: text('salt').notNull(),
+    hash: text('hash').notNull(),
+    /** The key that created this one; null for the bootstrap key and the CLI. */
+    createdBy: text('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('api_keys_tenant_idx').on(t.tenant, t.id)],
+);
+
+/** Per-Axon MQTT credentials: the service id is the MQTT client id and user name. */
+export const agentCredentials = pgTable(
+  'agent_credentials',
+  {
+    /** UUIDv7; also the public part of the secret (`sga_{id}_{secret}`). */
+    id: text('id').primaryKey(),
+    tenant: text('tenant').notNull(),
+    serviceId: text('service_id').notNull(),
+    salt: text('salt').notNull(),
+    hash: text('hash').notNull(),
+    createdBy: text('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('agent_credentials_service_idx').on(t.serviceId)],
+);
+
+/** Who did what, when: triggers, cancels, registry, configuration and key changes. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenant: text('tenant').notNull(),
+    /** The API key id, or `open` (no keys configured) or `system`. */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    /** What it was done to: a run id, definition id, key id, … */
+    target: text('target'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('audit_log_tenant_idx').on(t.tenant, t.id.desc())],
+);

@@ -341,10 +341,13 @@ export function createEventIngest(options: EventIngestOptions) {
     return enqueue(parsed.value);
   }
 
-  /** An event from `POST /api/v1/events`. */
-  async function ingestJson(body: unknown): Promise<IngestResult> {
+  /** An event from `POST /api/v1/events`; `serviceId`: the authenticated Axon, whose events alone it may send. */
+  async function ingestJson(body: unknown, from: { serviceId?: string } = {}): Promise<IngestResult> {
     const parsed = parseEventEnvelope(body);
     if (!parsed.ok) return reject(parsed.error.code, parsed.error.path, parsed.error.message);
+    if (from.serviceId !== undefined && parsed.value.serviceId !== from.serviceId) {
+      return reject('service_mismatch', 'source', `this credential belongs to service ${from.serviceId}; the event's source is ${parsed.value.serviceId.slice(0, 128)}`, { serviceId: from.serviceId });
+    }
     return enqueue(parsed.value);
   }
 

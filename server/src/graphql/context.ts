@@ -1,4 +1,9 @@
 import type { ActionConfigService } from '../actionconfig/service.js';
+import type { AuditLog } from '../audit/audit.js';
+import type { AccessControl } from '../auth/access.js';
+import type { AgentStore } from '../auth/agents.js';
+import type { KeyStore } from '../auth/keys.js';
+import type { Principal } from '../auth/principal.js';
 import type { LiveHub } from '../events/live.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunService } from '../runs/service.js';
@@ -7,7 +12,16 @@ import type { WebhookStore } from '../webhooks/index.js';
 
 /** What every resolver sees. Built per request by the HTTP and WebSocket adapters. */
 export interface GatewayContext {
+  /** The caller (an API key, or the open-mode identity). */
+  principal: Principal;
+  /** The caller's tenant (= principal.tenant): every read and write is confined to it. */
   tenant: string;
+  /** The tenant whose key admins may manage keys of other tenants (SYNAPSE_DEFAULT_TENANT). */
+  operatorTenant: string;
+  access: AccessControl;
+  keys: KeyStore;
+  agents: AgentStore;
+  audit: AuditLog;
   registry: Registry;
   actionConfigs: ActionConfigService;
   catalogue: Catalogue;

@@ -3,14 +3,17 @@
 // per request with its duration and GraphQL operation name.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import type { AuthFailure } from '../auth/keys.js';
+import type { Principal } from '../auth/principal.js';
+import type { Result } from '../errors.js';
 import type { GatewayContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { useRequestBodyLimit } from './plugins/body-limit.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
-import { createRouter, send } from './rest/router.js';
+import { createRouter, type RestGuard, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -19,8 +22,14 @@ export interface HttpOptions {
   schema: GraphQLSchema;
   logger: Logger;
   metrics: Metrics;
-  /** Per-request GraphQL context; `tenant` and the domain services. */
-  context: (req: IncomingMessage) => GatewayContext;
+  /** Per-request GraphQL context for an authenticated caller: its tenant and the domain services. */
+  context: (principal: Principal) => GatewayContext;
+  /** Who presents this Authorization value (HTTP header, SSE, or graphql-ws connection_init). */
+  authenticate: (authorization: string | undefined) => Promise<Result<Principal, AuthFailure>>;
+  /** Calls back when a principal's key is revoked or expires (graphql-ws closes with 4403). */
+  watch: (principal: Principal, onEnded: (reason: string) => void) => () => void;
+  /** Checks REST callers against each route's access. */
+  restGuard: RestGuard;
   /** Registers the REST compatibility routes. */
   routes: (router: ReturnType<typeof createRouter>) => void;
   /** Resolves when every dependency is reachable; the reason otherwise. */
@@ -80,11 +89,20 @@ export function createHttpServer(options: HttpOptions) {
       warn: (...args) => logger.warn({ yoga: args.map(String) }, 'yoga'),
       error: (...args) => logger.error({ yoga: args.map((a) => (a instanceof Error ? a.message : String(a))) }, 'yoga'),
     },
-    context: ({ req }) => options.context(req),
+    context: async (initial) => {
+      // graphql-ws authenticated the socket at connection_init.
+      const fromSocket = (initial as { principal?: Principal }).principal;
+      if (fromSocket) return options.context(fromSocket);
+      const result = await options.authenticate(initial.req.headers.authorization);
+      if (!result.ok) {
+        throw new GraphQLError(result.error.message, { extensions: { code: result.error.code, http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } } });
+      }
+      return options.context(result.value);
+    },
     plugins,
   });
 
-  const router = createRouter();
+  const router = createRouter(options.restGuard);
   options.routes(router);
 
   /** Answers health, readiness, metrics and REST; returns false to hand the request to Yoga. */
@@ -150,7 +168,7 @@ export function createHttpServer(options: HttpOptions) {
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
 
-  const ws = attachGraphqlWs(server, yoga as never, { path: GRAPHQL_PATH, maxPayloadBytes: options.maxBodyBytes, logger, metrics });
+  const ws = attachGraphqlWs(server, yoga as never, { path: GRAPHQL_PATH, maxPayloadBytes: options.maxBodyBytes, logger, metrics, authenticate: options.authenticate, watch: options.watch });
 
   return { server, yoga, ws };
 }

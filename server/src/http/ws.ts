@@ -6,6 +6,9 @@ import type { ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { AuthFailure } from '../auth/keys.js';
+import type { Principal } from '../auth/principal.js';
+import type { Result } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { newRequestInfo, type RequestInfo } from './plugins/operation-info.js';
@@ -21,6 +24,23 @@ export interface GraphqlWsOptions {
   maxPayloadBytes: number;
   logger: Logger;
   metrics: Metrics;
+  /** Checks `connection_init`'s `authorization`; a failure closes the socket with 4403. */
+  authenticate: (authorization: string | undefined) => Promise<Result<Principal, AuthFailure>>;
+  /** Calls back when the principal's key is revoked or expires; returns the unwatch. */
+  watch: (principal: Principal, onEnded: (reason: string) => void) => () => void;
+}
+
+/** What the adapter keeps per socket, beside graphql-ws's own. */
+type SocketAuth = {
+  principal?: Principal;
+  unwatch?: () => void;
+};
+
+/** `{ authorization }` (or `Authorization`) from connection_init; the upgrade request's header otherwise. */
+function presentedAuthorization(params: Readonly<Record<string, unknown>> | undefined, header: string | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  if (typeof value === 'string') return value;
+  return header;
 }
 
 // biome-ignore lint: Yoga's generic parameters are the gateway's own.
@@ -38,8 +58,19 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
     return id;
   };
 
-  const disposable = useServer(
+  const disposable = useServer<Record<string, unknown> | undefined, SocketAuth>(
     {
+      onConnect: async (ctx) => {
+        const result = await options.authenticate(presentedAuthorization(ctx.connectionParams, ctx.extra.request.headers.authorization));
+        // false: graphql-ws closes with 4403 Forbidden, before any subscription exists.
+        if (!result.ok) return false;
+        ctx.extra.principal = result.value;
+        ctx.extra.unwatch = options.watch(result.value, (reason) => ctx.extra.socket.close(4403, reason === 'key_expired' ? 'Forbidden: API key expired' : 'Forbidden: API key revoked'));
+        return true;
+      },
+      onClose: (ctx) => {
+        ctx.extra.unwatch?.();
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, id, payload) => {
@@ -50,6 +81,7 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          principal: ctx.extra.principal,
           requestInfo,
           closeConnection: (code: number, reason: string) => ctx.extra.socket.close(code, reason),
         });

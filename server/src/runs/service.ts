@@ -3,7 +3,8 @@
 import { and, desc, eq, getTableColumns, lt, type Query, sql } from 'drizzle-orm';
 import type { SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
-import { idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
+import { auditLog, idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
+import { recordAudit } from '../audit/audit.js';
 import { fail, ok, type Result } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -39,6 +40,8 @@ export interface RunServiceOptions {
 export interface TriggerMeta {
   origin: 'graphql' | 'rest' | 'envelope';
   issuedBy: string;
+  /** Who triggered (an API key id, or `open`): recorded in the audit log in the run's transaction. */
+  actor: string;
   actorTrn?: string | undefined;
   /** Envelope runs: the caller's command id and target, echoed in their events. */
   caller?: { commandId: string; target: string; traceId?: string } | undefined;
@@ -122,6 +125,10 @@ export function createRunService(options: RunServiceOptions) {
   const insertOutbox = db
     .insert(outbox)
     .values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') })
+    .toSQL();
+  const insertAudit = db
+    .insert(auditLog)
+    .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') })
     .toSQL();
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
@@ -259,6 +266,13 @@ export function createRunService(options: RunServiceOptions) {
           topic: `${options.topicPrefix}/command/${req.serviceId}`,
           payload: json(envelope.value),
         }),
+        execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', {
+          tenant,
+          actor: meta.actor,
+          action: 'run.trigger',
+          target: runId,
+          detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
+        }),
       ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
       return ok({ run: run!, replayed: false });
@@ -276,7 +290,7 @@ export function createRunService(options: RunServiceOptions) {
    * or by the sweeper (reason unconfirmed) after its heartbeat timeout.
    * Asking twice sends one command.
    */
-  async function cancel(tenant: string, runId: string, meta: { issuedBy: string }): Promise<Result<RunRow>> {
+  async function cancel(tenant: string, runId: string, meta: { issuedBy: string; actor: string }): Promise<Result<RunRow>> {
     const outcome = await db.transaction(async (tx): Promise<Result<RunRow> & { sent?: boolean }> => {
       const [run] = await tx
         .select()
@@ -311,6 +325,7 @@ export function createRunService(options: RunServiceOptions) {
         topic: `${options.topicPrefix}/command/${run.serviceId}`,
         payload: envelope.value as unknown as Record<string, unknown>,
       });
+      await recordAudit(tx, { tenant, actor: meta.actor, action: 'run.cancel', target: run.id, detail: { serviceId: run.serviceId } });
       return { ok: true, value: updated!, sent: true };
     });
     if (outcome.ok && outcome.sent) {

@@ -14,6 +14,8 @@ export interface CatalogueOptions {
   logger: Logger;
   /** Tenant of services announced without credentials. */
   tenant: string;
+  /** The tenant of a service's Axon credential, when it has one (auth/agents.ts). */
+  tenantOf?: (serviceId: string) => Promise<string | null>;
   /** When set, snapshots must carry this `auth_token` (Axons written for the MVP). */
   legacyAxonToken?: string | undefined;
   /** Counts a rejected snapshot by reason. */
@@ -35,11 +37,11 @@ export function createCatalogue(options: CatalogueOptions) {
     .where(and(eq(t.tenant, sql.placeholder('tenant')), eq(t.id, sql.placeholder('id'))))
     .prepare('services_get');
 
-  async function store(normalised: NormalisedService): Promise<ServiceRow> {
+  async function store(normalised: NormalisedService, tenant: string): Promise<ServiceRow> {
     const offline = normalised.status === 'offline';
     const values = {
       id: normalised.id,
-      tenant: options.tenant,
+      tenant,
       name: normalised.name,
       status: normalised.status,
       ttl: normalised.ttl,
@@ -74,8 +76,9 @@ export function createCatalogue(options: CatalogueOptions) {
       logger.warn({ serviceId: topicServiceId.slice(0, 128), code: parsed.error.code, path: parsed.error.path, reason: parsed.error.message }, 'discovery snapshot rejected');
       return { ok: false, ...parsed.error };
     }
-    const before = await byId.execute({ tenant: options.tenant, id: parsed.value.id });
-    const row = await store(parsed.value);
+    const tenant = (await options.tenantOf?.(parsed.value.id)) ?? options.tenant;
+    const before = await byId.execute({ tenant, id: parsed.value.id });
+    const row = await store(parsed.value, tenant);
     const previous = before[0];
     if (!previous || previous.status !== row.status || JSON.stringify(previous.snapshot) !== JSON.stringify(row.snapshot)) {
       options.onChanged?.(row);

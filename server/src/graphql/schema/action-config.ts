@@ -1,6 +1,7 @@
 // Action button configuration in GraphQL: the current versioned configuration,
 // setting a new one (typed issues when rejected) and the buttons it shows for a
 // subject, evaluated with the client package's own DSL code.
+import { actorOf } from '../../auth/principal.js';
 import { BUTTON_VARIANTS, HTTP_METHODS, type VisibleAction } from '@synapse-gateway/client/dsl';
 import type { ActionConfigRejection, ConfigIssue, StoredActionConfig } from '../../actionconfig/service.js';
 import { ErrorInterface, UserFailure, builder, unwrap } from '../builder.js';
@@ -130,6 +131,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { yaml }, ctx) => {
       const result = await ctx.actionConfigs.set(ctx.tenant, yaml);
       if (!result.ok) throw new ActionConfigInvalidFailure(result.error.message, result.error.issues);
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'action_config.set', target: String(result.value.version), detail: { bytes: Buffer.byteLength(yaml) } });
       return result.value;
     },
   }),

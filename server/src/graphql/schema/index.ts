@@ -6,5 +6,7 @@ import './action-config.js';
 import './services.js';
 import './runs.js';
 import './webhooks.js';
+import './access.js';
+import { guardSchema } from '../authorize.js';
 
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = guardSchema(lexicographicSortSchema(builder.toSchema()));

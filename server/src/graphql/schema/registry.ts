@@ -1,5 +1,6 @@
 // The action registry in GraphQL: definitions, their typed specs, a Relay
 // connection, and mutations whose failures are typed results.
+import { actorOf } from '../../auth/principal.js';
 import { GraphQLError } from 'graphql';
 import { NotFoundFailure, UserFailure, builder, unwrap } from '../builder.js';
 import { type ActionDefinition, parseDefinitionId } from '../../registry/registry.js';
@@ -155,7 +156,11 @@ builder.mutationFields((t) => ({
     type: ActionDefinitionRef,
     args: { input: t.arg({ type: CreateInput, required: true }) },
     errors: { types: [UserFailure], dataField: { name: 'actionDefinition' } },
-    resolve: async (_root, { input }, ctx) => unwrap(await ctx.registry.create(ctx.tenant, input)),
+    resolve: async (_root, { input }, ctx) => {
+      const created = unwrap(await ctx.registry.create(ctx.tenant, input));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.create', target: String(created.id), detail: { title: created.title, via: 'graphql' } });
+      return created;
+    },
   }),
   updateActionDefinition: t.field({
     type: ActionDefinitionRef,
@@ -164,7 +169,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { id, input }, ctx) => {
       const definitionId = parseDefinitionId(id);
       if (definitionId === null) throw notFoundId();
-      return unwrap(await ctx.registry.update(ctx.tenant, definitionId, input));
+      const updated = unwrap(await ctx.registry.update(ctx.tenant, definitionId, input));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.update', target: String(updated.id), detail: { version: updated.version, via: 'graphql' } });
+      return updated;
     },
   }),
   deleteActionDefinition: t.field({
@@ -174,7 +181,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { id }, ctx) => {
       const definitionId = parseDefinitionId(id);
       if (definitionId === null) throw notFoundId();
-      return unwrap(await ctx.registry.remove(ctx.tenant, definitionId)).id;
+      const removed = unwrap(await ctx.registry.remove(ctx.tenant, definitionId));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.delete', target: String(removed.id), detail: { via: 'graphql' } });
+      return removed.id;
     },
   }),
 }));

@@ -1,6 +1,7 @@
 // Runs in GraphQL: triggering service actions and registry definitions, and
 // reading runs and their event logs back.
 import { GraphQLError } from 'graphql';
+import { actorOf, callerIdentity } from '../../auth/principal.js';
 import { ConflictFailure, NotFoundFailure, UnavailableFailure, UserFailure, builder, unwrap } from '../builder.js';
 import { parseDefinitionId } from '../../registry/registry.js';
 import type { RunEventRow, RunRow } from '../../runs/events.js';
@@ -116,14 +117,14 @@ builder.mutationFields((t) => ({
     description: 'Asks the Axon to cancel a run (a synapse.run.cancel command). Calling it again sends nothing more.',
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [UserFailure, NotFoundFailure], dataField: { name: 'run' } },
-    resolve: async (_root, args, ctx) => unwrap(await ctx.runs.cancel(ctx.tenant, String(args.id), { issuedBy: 'graphql' })),
+    resolve: async (_root, args, ctx) => unwrap(await ctx.runs.cancel(ctx.tenant, String(args.id), { issuedBy: 'graphql', actor: actorOf(ctx.principal) })),
   }),
   triggerAction: t.field({
     type: TriggerPayload,
     description: 'Triggers an action a service declares. The run, its first event and the command are committed together; the command is then published on {prefix}/command/{serviceId}.',
     args: { input: t.arg({ type: TriggerActionInput, required: true }) },
     errors: triggerErrors,
-    resolve: (_root, { input }, ctx) => runTrigger(ctx, input as Record<string, unknown>, { origin: 'graphql', issuedBy: 'graphql' }),
+    resolve: (_root, { input }, ctx) => runTrigger(ctx, input as Record<string, unknown>, { origin: 'graphql', issuedBy: 'graphql', ...callerIdentity(ctx.principal) }),
   }),
   runActionDefinition: t.field({
     type: TriggerPayload,
@@ -139,6 +140,7 @@ builder.mutationFields((t) => ({
       return runTrigger(ctx, raw, {
         origin: 'graphql',
         issuedBy: 'graphql',
+        ...callerIdentity(ctx.principal),
         definition: { id: definition.id, kind: definition.kind, spec: definition.spec as unknown as Record<string, unknown>, version: definition.version },
       });
     },

@@ -1,5 +1,6 @@
 // Webhooks in GraphQL: endpoints (the secret is shown once, on creation),
 // their deliveries, and redelivery of dead-lettered ones.
+import { actorOf } from '../../auth/principal.js';
 import { NotFoundFailure, UserFailure, builder, unwrap } from '../builder.js';
 import { DELIVERY_STATUSES, type WebhookDeliveryRow, type WebhookEndpoint } from '../../webhooks/store.js';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/validation.js';
@@ -95,20 +96,32 @@ builder.mutationFields((t) => ({
     description: 'Creates a webhook endpoint (at most 50 per tenant). Errors: invalid_url, invalid_event_types, invalid_secret, too_many_webhooks.',
     args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
     errors: { types: [UserFailure], directResult: true },
-    resolve: async (_root, { input }, ctx) => unwrap(await ctx.webhooks.create(ctx.tenant, input)),
+    resolve: async (_root, { input }, ctx) => {
+      const created = unwrap(await ctx.webhooks.create(ctx.tenant, input));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.create', target: created.webhook.id, detail: { url: created.webhook.url, eventTypes: created.webhook.eventTypes } });
+      return created;
+    },
   }),
   deleteWebhook: t.field({
     type: 'ID',
     description: 'Deletes a webhook endpoint and its deliveries (pending ones are not sent).',
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [NotFoundFailure], dataField: { name: 'id' } },
-    resolve: async (_root, { id }, ctx) => unwrap(await ctx.webhooks.remove(ctx.tenant, String(id))).id,
+    resolve: async (_root, { id }, ctx) => {
+      const removed = unwrap(await ctx.webhooks.remove(ctx.tenant, String(id)));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.delete', target: removed.id, detail: {} });
+      return removed.id;
+    },
   }),
   redeliverWebhookDelivery: t.field({
     type: WebhookDeliveryRef,
     description: 'Sends a dead-lettered or failed delivery again: same delivery id, attempts start again at 1, due now. Errors: not_found, not_redeliverable.',
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [UserFailure, NotFoundFailure], dataField: { name: 'delivery' } },
-    resolve: async (_root, { id }, ctx) => unwrap(await ctx.webhooks.redeliver(ctx.tenant, String(id))),
+    resolve: async (_root, { id }, ctx) => {
+      const delivery = unwrap(await ctx.webhooks.redeliver(ctx.tenant, String(id)));
+      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.redeliver', target: delivery.id, detail: { runId: delivery.runId } });
+      return delivery;
+    },
   }),
 }));

@@ -2,14 +2,19 @@
 // Thin: parse the request, call the registry, shape the seed's response.
 import type { DomainError } from '../../errors.js';
 import { type ActionDefinition, PAGE, parseDefinitionId, type Registry } from '../../registry/registry.js';
+import type { AuditLog } from '../../audit/audit.js';
+import { actorOf } from '../../auth/principal.js';
 import { readJsonBody } from '../body.js';
 import { json, type RestResponse, type createRouter } from './router.js';
 
 export interface RestContext {
   registry: Registry;
-  tenant: (req: import('node:http').IncomingMessage) => string;
+  audit: AuditLog;
   maxBodyBytes: number;
 }
+
+const READ = { scopes: ['definitions:read'] } as const;
+const WRITE = { scopes: ['definitions:write'] } as const;
 
 const summary = (d: ActionDefinition) => ({
   id: d.id,
@@ -41,64 +46,45 @@ export function registerActionRoutes(router: ReturnType<typeof createRouter>, ct
   const family = '/api/actions';
   const itemFamily = '/api/actions/:id';
 
-  router.add(
-    'GET',
-    '/api/actions',
-    async ({ req, query }) => {
+  router.add('GET', '/api/actions', { access: READ, family }, async ({ principal, query }) => {
       const limit = parseLimit(query.get('limit'));
       if (!limit.ok) return json(400, { error: 'invalid_limit', detail: 'limit must be an integer (clamped to 1..200)' });
-      const page = await ctx.registry.list(ctx.tenant(req), { first: limit.value });
+      const page = await ctx.registry.list(principal.tenant, { first: limit.value });
       return json(200, { actions: page.items.map(summary) });
-    },
-    family,
-  );
+  });
 
-  router.add(
-    'POST',
-    '/api/actions',
-    async ({ req }) => {
+  router.add('POST', '/api/actions', { access: WRITE, family }, async ({ req, principal }) => {
       const body = await readJsonBody(req, ctx.maxBodyBytes);
       if (!body.ok) return json(body.status, { error: body.error, detail: body.detail });
-      const created = await ctx.registry.create(ctx.tenant(req), body.value);
-      return created.ok ? json(200, { ok: true, action: full(created.value) }) : errorResponse(created.error);
-    },
-    family,
-  );
+      const created = await ctx.registry.create(principal.tenant, body.value);
+      if (!created.ok) return errorResponse(created.error);
+      await ctx.audit.record({ tenant: principal.tenant, actor: actorOf(principal), action: 'definition.create', target: String(created.value.id), detail: { title: created.value.title, via: 'rest' } });
+      return json(200, { ok: true, action: full(created.value) });
+  });
 
-  router.add(
-    'GET',
-    '/api/actions/:id',
-    async ({ req, params }) => {
+  router.add('GET', '/api/actions/:id', { access: READ, family: itemFamily }, async ({ principal, params }) => {
       const id = parseDefinitionId(params.id);
-      const found = id === null ? null : await ctx.registry.get(ctx.tenant(req), id);
+      const found = id === null ? null : await ctx.registry.get(principal.tenant, id);
       return found ? json(200, { action: full(found) }) : notFound();
-    },
-    itemFamily,
-  );
+  });
 
-  router.add(
-    'PUT',
-    '/api/actions/:id',
-    async ({ req, params }) => {
+  router.add('PUT', '/api/actions/:id', { access: WRITE, family: itemFamily }, async ({ req, principal, params }) => {
       const id = parseDefinitionId(params.id);
       if (id === null) return notFound();
       const body = await readJsonBody(req, ctx.maxBodyBytes);
       if (!body.ok) return json(body.status, { error: body.error, detail: body.detail });
-      const updated = await ctx.registry.update(ctx.tenant(req), id, body.value);
-      return updated.ok ? json(200, { ok: true, action: full(updated.value) }) : errorResponse(updated.error);
-    },
-    itemFamily,
-  );
+      const updated = await ctx.registry.update(principal.tenant, id, body.value);
+      if (!updated.ok) return errorResponse(updated.error);
+      await ctx.audit.record({ tenant: principal.tenant, actor: actorOf(principal), action: 'definition.update', target: String(id), detail: { version: updated.value.version, via: 'rest' } });
+      return json(200, { ok: true, action: full(updated.value) });
+  });
 
-  router.add(
-    'DELETE',
-    '/api/actions/:id',
-    async ({ req, params }) => {
+  router.add('DELETE', '/api/actions/:id', { access: WRITE, family: itemFamily }, async ({ principal, params }) => {
       const id = parseDefinitionId(params.id);
       if (id === null) return notFound();
-      const removed = await ctx.registry.remove(ctx.tenant(req), id);
-      return removed.ok ? json(200, { ok: true }) : errorResponse(removed.error);
-    },
-    itemFamily,
-  );
+      const removed = await ctx.registry.remove(principal.tenant, id);
+      if (!removed.ok) return errorResponse(removed.error);
+      await ctx.audit.record({ tenant: principal.tenant, actor: actorOf(principal), action: 'definition.delete', target: String(id), detail: { via: 'rest' } });
+      return json(200, { ok: true });
+  });
 }

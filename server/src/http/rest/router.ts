@@ -1,12 +1,25 @@
 // A minimal router for the REST compatibility routes: exact segments and
 // `:params`, method dispatch, 404/405 as `{error, detail}`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AgentIdentity } from '../../auth/agents.js';
+import type { Principal } from '../../auth/principal.js';
+import type { Scope } from '../../auth/scopes.js';
 
 export interface RestRequest {
   req: IncomingMessage;
   params: Record<string, string>;
   query: URLSearchParams;
+  /** The caller; its tenant confines the route. */
+  principal: Principal;
+  /** The Axon, on routes that take an Axon credential. */
+  agent: AgentIdentity | null;
 }
+
+/** Who may call a route: keys with any of `scopes`, or an Axon with its own credential. */
+export type RouteAccess = { scopes: readonly Scope[] } | { agent: true };
+
+/** Checks the caller against a route's access; a response (401/403) when refused. */
+export type RestGuard = (req: IncomingMessage, access: RouteAccess) => Promise<{ ok: true; principal: Principal; agent: AgentIdentity | null } | { ok: false; response: RestResponse }>;
 export interface RestResponse {
   status: number;
   body: unknown;
@@ -18,18 +31,32 @@ interface Route {
   method: string;
   segments: string[];
   family: string;
+  access: RouteAccess;
   handler: RestHandler;
+}
+
+export interface RouteOptions {
+  /** Every route says who may call it: there is no default. */
+  access: RouteAccess;
+  /** The metrics label; the pattern by default. */
+  family?: string;
 }
 
 export function json(status: number, body: unknown, headers?: Record<string, string>): RestResponse {
   return headers ? { status, body, headers } : { status, body };
 }
 
-export function createRouter() {
+export function createRouter(guard: RestGuard) {
   const routes: Route[] = [];
 
-  function add(method: string, pattern: string, handler: RestHandler, family = pattern) {
-    routes.push({ method, segments: pattern.split('/').filter(Boolean), family, handler });
+  function add(method: string, pattern: string, options: RouteOptions, handler: RestHandler) {
+    routes.push({ method, segments: pattern.split('/').filter(Boolean), family: options.family ?? pattern, access: options.access, handler });
+  }
+
+  async function run(route: Route, req: IncomingMessage, params: Record<string, string>, query: URLSearchParams): Promise<RestResponse> {
+    const allowed = await guard(req, route.access);
+    if (!allowed.ok) return allowed.response;
+    return route.handler({ req, params, query, principal: allowed.principal, agent: allowed.agent });
   }
 
   function match(pathname: string): { routes: Array<{ route: Route; params: Record<string, string> }> } {
@@ -77,7 +104,7 @@ export function createRouter() {
     const hit = candidates.find((c) => c.route.method === req.method);
     onMatch((hit ?? candidates[0]!).route.family);
     const response = hit
-      ? await hit.route.handler({ req, params: hit.params, query: url.searchParams })
+      ? await run(hit.route, req, hit.params, url.searchParams)
       : json(405, { error: 'method_not_allowed', detail: `use ${[...new Set(candidates.map((c) => c.route.method))].join(', ')}` });
     send(res, response);
     return true;

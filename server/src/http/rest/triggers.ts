@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { DomainError } from '../../errors.js';
 import { commandErrorHttpStatus, parseCommandEnvelope } from '../../protocol/index.js';
+import { actorOf, callerIdentity } from '../../auth/principal.js';
 import type { RunService } from '../../runs/service.js';
 import { TRIGGER_LIMITS, validateTrigger } from '../../runs/trigger-input.js';
 import { readJsonBody } from '../body.js';
@@ -10,9 +11,10 @@ import { json, type RestResponse, type createRouter } from './router.js';
 
 export interface TriggerRoutesContext {
   runs: RunService;
-  tenant: (req: IncomingMessage) => string;
   maxBodyBytes: number;
 }
+
+const TRIGGER = { scopes: ['actions:trigger'] } as const;
 
 /** How long `POST /actions/{trn}/execute` waits for an outcome before answering 202. */
 export const DEFAULT_EXECUTE_WAIT_MS = 2_000;
@@ -39,7 +41,7 @@ export function requestedWait(req: IncomingMessage, query: URLSearchParams, fall
 }
 
 export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, ctx: TriggerRoutesContext): void {
-  router.add('POST', '/api/v1/services/:serviceId/actions/:actionId', async ({ req, params, query }) => {
+  router.add('POST', '/api/v1/services/:serviceId/actions/:actionId', { access: TRIGGER }, async ({ req, params, query, principal }) => {
     // The MVP sent no body; one may carry {input, idempotencyKey}.
     let body: Record<string, unknown> = {};
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) {
@@ -57,16 +59,13 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
       const { code } = request.error;
       return code === 'invalid_service_id' || code === 'invalid_action_id' ? json(404, { error: code === 'invalid_service_id' ? 'unknown_service' : 'unknown_action', detail: request.error.message }) : triggerError(request.error);
     }
-    const outcome = await ctx.runs.trigger(ctx.tenant(req), request.value, { origin: 'rest', issuedBy: 'user' });
+    const outcome = await ctx.runs.trigger(principal.tenant, request.value, { origin: 'rest', issuedBy: 'user', ...callerIdentity(principal) });
     if (!outcome.ok) return triggerError(outcome.error);
     const run = await ctx.runs.waitForTerminal(outcome.value.run, request.value.waitMs);
     return json(202, { ok: true, runId: run.id, commandId: run.commandId, state: run.state, replayed: outcome.value.replayed });
   });
 
-  router.add(
-    'POST',
-    '/actions/*/execute',
-    async ({ req, params, query }) => {
+  router.add('POST', '/actions/*/execute', { access: TRIGGER, family: '/actions/{trn}/execute' }, async ({ req, params, query, principal }) => {
       const trn = params['*'] ?? '';
       const read = await readJsonBody(req, ctx.maxBodyBytes);
       if (!read.ok) return json(read.status, { error: read.error, detail: read.detail });
@@ -81,7 +80,7 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
       if (envelope.target !== trn) {
         return json(400, { error: 'target_mismatch', detail: 'the envelope target must equal the TRN in the path', field: 'target' });
       }
-      const tenant = ctx.tenant(req);
+      const tenant = principal.tenant;
       if (target.tenant !== tenant) return json(404, { error: 'unknown_service', detail: `no service ${target.serviceId} in tenant ${target.tenant}` });
       const wait = requestedWait(req, query, DEFAULT_EXECUTE_WAIT_MS);
       if (wait === null) return json(400, { error: 'invalid_wait', detail: 'wait must be a number of milliseconds' });
@@ -102,6 +101,7 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
         origin: 'envelope',
         issuedBy: envelope.actorTrn ?? envelope.source,
         actorTrn: envelope.actorTrn,
+        actor: actorOf(principal),
         caller: { commandId: envelope.id, target: envelope.target, traceId: envelope.traceId },
       });
       if (!outcome.ok) return triggerError(outcome.error);
@@ -111,7 +111,5 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
         return json(200, { status: run.state, error: run.error ?? null, runId: run.id });
       }
       return json(202, { runId: run.id, phase: 'running', heartbeatTimeout: run.heartbeatTimeoutS, statusTtl: run.statusTtlS });
-    },
-    '/actions/{trn}/execute',
-  );
+  });
 }
