@@ -2,6 +2,7 @@
 // every root field's scope, tenant isolation of every operation and
 // subscription in both directions, revocation of live subscriptions, the
 // audit log, and the start-up rule (no key → loopback only).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { createLogger } from '../server/src/observability/logger.js';
 import { startTestAxon, type TestAxon } from './helpers/axon.js';
 import { freshDatabase } from './helpers/database.js';
 import { messagingEnv, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { ROOT } from './helpers/process.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribe.js';
 import { eventually } from './helpers/wait.js';
 
@@ -521,6 +523,29 @@ describe('start-up without a key', () => {
     const outcome = await start({ HOST: '127.0.0.1' });
     expect(outcome.started).toBe(true);
     expect(outcome.message).toContain('RUNNING OPEN');
+  });
+
+  it('npx synapse keys create makes the first key; the gateway then requires keys on loopback too', async () => {
+    const database = await freshDatabase({ onDisk: true });
+    try {
+      const env = { ...process.env, LOG_LEVEL: 'warn', SYNAPSE_DATA_DIR: database.dataDir, DATABASE_URL: database.url ?? '' };
+      const cli = spawnSync(process.execPath, ['client/bin/synapse.js', 'keys', 'create', '--name', 'first admin', '--scopes', 'runs:read,keys:admin', '--tenant', 'ops'], { cwd: ROOT, env, encoding: 'utf8' });
+      expect(cli.status).toBe(0);
+      const secret = cli.stdout.trim();
+      expect(secret).toMatch(/^sgk_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
+      expect(cli.stderr).toContain('shown only now');
+      expect(cli.stderr).not.toContain(secret);
+      const gateway = await startTestGateway({}, { reuseDatabase: database });
+      try {
+        expect((await gqlAs(gateway.url, null, '{ viewer { tenant } }')).status).toBe(401);
+        const viewer = await gqlAs(gateway.url, secret, '{ viewer { tenant scopes } }');
+        expect(viewer.data?.viewer).toEqual({ tenant: 'ops', scopes: ['runs:read', 'keys:admin'] });
+      } finally {
+        await gateway.gateway.close();
+      }
+    } finally {
+      await database.drop();
+    }
   });
 
   it('starts on a non-loopback address with a bootstrap key, and never logs the key', async () => {

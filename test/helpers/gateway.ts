@@ -48,10 +48,16 @@ export function messagingEnv(): Record<string, string> {
 
 export async function startTestGateway(
   env: Record<string, string> = {},
-  options: { onDisk?: boolean; /** Another gateway whose database this one shares (Postgres: by URL; PGlite: the open handle). */ sameDatabaseAs?: TestGateway } = {},
+  options: {
+    onDisk?: boolean;
+    /** Another gateway whose database this one shares (Postgres: by URL; PGlite: the open handle). */
+    sameDatabaseAs?: TestGateway;
+    /** A database prepared beforehand (the caller drops it). */
+    reuseDatabase?: TestDatabase;
+  } = {},
 ): Promise<TestGateway> {
   const shared = options.sameDatabaseAs;
-  const database = shared ? { ...shared.database, drop: async () => {} } : await freshDatabase(options);
+  const database = shared ? { ...shared.database, drop: async () => {} } : options.reuseDatabase ? { ...options.reuseDatabase, drop: async () => {} } : await freshDatabase(options);
   const repo = await scratchRepo();
   const parsed = parseConfig({
     PORT: '0',

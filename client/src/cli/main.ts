@@ -4,12 +4,29 @@ import { EXIT, type CliIo, UsageError } from './io.js';
 import { tailCommand, TAIL_USAGE } from './tail.js';
 import { triggerCommand, TRIGGER_USAGE } from './trigger.js';
 
+/**
+ * `keys` works on the gateway's database, so it lives in the server package;
+ * it is loaded only where that package is installed beside this one.
+ */
+async function keysCommand(argv: string[], io: CliIo): Promise<number> {
+  const specifier = '@synapse-gateway/server/keys';
+  let loaded: { keysCommand: (argv: string[], io: CliIo) => Promise<number> };
+  try {
+    loaded = (await import(specifier)) as typeof loaded;
+  } catch {
+    io.stderr.write('synapse keys: run it where the gateway is installed (it needs @synapse-gateway/server and the gateway\'s database settings), or use the createApiKey mutation with an admin key\n');
+    return EXIT.gateway;
+  }
+  return loaded.keysCommand(argv, io);
+}
+
 export const USAGE = `Usage: synapse <command> [options]
 
 Commands:
   axon      run an Axon (an agent that executes actions)
   trigger   trigger an action through the gateway and print the outcome
   tail      stream a run's events with a progress bar
+  keys      create, list and revoke API keys in the gateway's database
   help      show help for a command
 
 Examples:
@@ -45,6 +62,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await triggerCommand(rest, io);
       case 'tail':
         return await tailCommand(rest, io);
+      case 'keys':
+        return await keysCommand(rest, io);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
