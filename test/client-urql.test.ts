@@ -17,7 +17,7 @@ import {
 } from '@synapse-gateway/client/urql';
 import { parseActionConfig, visibleActions } from '@synapse-gateway/client/dsl';
 import type { Exchange } from '@urql/core';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipe, tap } from 'wonka';
@@ -26,15 +26,17 @@ import { type Command, startTestAxon, type TestAxon } from './helpers/axon.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { eventually } from './helpers/wait.js';
 
+const KEY = randomBytes(32).toString('base64url');
 let gw: TestGateway;
 let client: GatewayClient;
 let axon: TestAxon;
 let serviceId: string;
 beforeAll(async () => {
-  gw = await startTestGateway();
-  client = createGatewayClient({ url: `${gw.url}/graphql`, token: 'test-token', webSocketImpl: WebSocket, retryDelay: { initialMs: 10, maxMs: 50 } });
+  // A gateway that requires keys, so every operation below proves the client sends its token.
+  gw = await startTestGateway({ SYNAPSE_BOOTSTRAP_ADMIN_KEY: KEY });
+  client = createGatewayClient({ url: `${gw.url}/graphql`, token: KEY, webSocketImpl: WebSocket, retryDelay: { initialMs: 10, maxMs: 50 } });
   serviceId = `urql-${randomUUID().slice(0, 8)}`;
-  axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, actions: ['work'] });
+  axon = await startTestAxon({ url: await gw.axonUrl(serviceId), prefix: gw.prefix, serviceId, actions: ['work'] });
   await eventually(async () => (await gw.gql<{ service: unknown }>(`query { service(id: "${serviceId}") { id } }`)).data?.service, 10_000, 'service');
 });
 afterAll(async () => {
@@ -145,7 +147,15 @@ describe('the WebSocket connection', () => {
     });
 
   it('connects lazily, sends the token, and reconnects after dispose', async () => {
-    const own = createGatewayClient({ url: `${gw.url}/graphql`, token: () => 'rotating-token', webSocketImpl: WebSocket });
+    let reads = 0;
+    const own = createGatewayClient({
+      url: `${gw.url}/graphql`,
+      token: () => {
+        reads += 1;
+        return KEY;
+      },
+      webSocketImpl: WebSocket,
+    });
     const events: string[] = [];
     own.ws.on('connected', () => events.push('connected'));
     own.ws.on('closed', () => events.push('closed'));
@@ -159,6 +169,8 @@ describe('the WebSocket connection', () => {
     expect(await overWs(own)).toEqual({ data: { actionConfig: { version: 1 } } });
     expect(events).toEqual(['connected', 'closed']);
     expect(again).toHaveLength(1);
+    // Read again for the second connection: a refreshed token is used after a reconnect.
+    expect(reads).toBe(2);
     await own.dispose();
   });
 
@@ -199,6 +211,7 @@ describe('watchRun against runEvents', () => {
         forward(pipe(operations$, tap((op) => op.kind === 'subscription' && subscriptions.push(op.variables))));
     const own = createGatewayClient({
       url: `${gw.url}/graphql`,
+      token: KEY,
       webSocketImpl: WebSocket,
       retryAttempts,
       retryDelay: { initialMs: 10, maxMs: 40 },

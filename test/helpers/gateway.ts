@@ -21,6 +21,10 @@ export interface TestGateway {
   logs: Array<Record<string, unknown>>;
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
   rest(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** The bootstrap admin key (SYNAPSE_BOOTSTRAP_ADMIN_KEY) when set; gql and rest send it. */
+  key: string | null;
+  /** The broker URL for an Axon of `serviceId`: with its own credential when the gateway requires keys. */
+  axonUrl(serviceId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -82,6 +86,8 @@ export async function startTestGateway(
     ...(shared && !database.url ? { database: shared.gateway.database } : {}),
   });
   const url = gateway.url;
+  const key = parsed.config.SYNAPSE_BOOTSTRAP_ADMIN_KEY ?? null;
+  const auth: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
 
   return {
     gateway,
@@ -93,17 +99,33 @@ export async function startTestGateway(
     async gql(query, variables) {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...auth },
         body: JSON.stringify({ query, variables }),
       });
       return { status: res.status, ...((await res.json()) as object) };
     },
     async rest(method, route, body) {
-      const init: RequestInit = { method, headers: { 'content-type': 'application/json' } };
+      const init: RequestInit = { method, headers: { 'content-type': 'application/json', ...auth } };
       if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
       const res = await fetch(`${url}${route}`, init);
       const text = await res.text();
       return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    key,
+    async axonUrl(serviceId) {
+      if (!key) return gateway.brokerUrl;
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ query: 'mutation ($s: ID!) { createAgentCredential(serviceId: $s) { ... on CreateAgentCredentialPayload { secret } ... on Error { code message } } }', variables: { s: serviceId } }),
+      });
+      const body = (await res.json()) as { data?: { createAgentCredential?: { secret?: string } } };
+      const secret = body.data?.createAgentCredential?.secret;
+      if (!secret) throw new Error(`createAgentCredential failed: ${JSON.stringify(body)}`);
+      const broker = new URL(gateway.brokerUrl);
+      broker.username = serviceId;
+      broker.password = secret;
+      return broker.toString();
     },
     async close() {
       await gateway.close();
