@@ -149,3 +149,29 @@ export function parseJsonObjectBytes(
   if (!isPlainObject(parsed)) return err('not_object', '', 'payload must be a JSON object');
   return ok(parsed);
 }
+
+/**
+ * The path of the first string (value or key) holding a NUL character, or null.
+ * Postgres text and jsonb cannot store U+0000, so such input is refused at the
+ * edge with a typed error instead of failing inside a transaction.
+ */
+export function findNul(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || '(value)' : null;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], path ? `${path}.${i}` : String(i));
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const [key, member] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return at;
+    const found = findNul(member, at);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+export const NUL_MESSAGE = 'contains a NUL character (\\u0000), which cannot be stored';

@@ -27,6 +27,10 @@ export function realPathOfExistingPrefix(target: string): string {
 
 export function resolveCwd(cwd: string, repoRoot: string, realPath: RealPath = realPathOfExistingPrefix): CwdResult {
   if (cwd.trim() === '') return { ok: true, relative: '.' };
+  // Axons may run on Windows, where `\` separates and `C:` roots a path: refuse both.
+  if (cwd.includes('\\') || /^[A-Za-z]:/.test(cwd)) {
+    return { ok: false, code: 'invalid_cwd', message: 'cwd must be a relative path with / separators (no \\ and no drive letter)' };
+  }
   if (path.isAbsolute(cwd)) {
     return { ok: false, code: 'invalid_cwd', message: 'cwd must be a path relative to the repository root' };
   }

@@ -1,0 +1,117 @@
+// Hostile strings in every string input: SQL-looking text is stored or
+// compared verbatim (every statement is parameterized), NUL bytes (which
+// Postgres text and jsonb cannot hold) are refused with a typed error, and a
+// command's cwd cannot leave the repository root. Over GraphQL and REST; each
+// row asserts the exact outcome and that nothing else changed.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAxon, type TestAxon } from './helpers/axon.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { eventually } from './helpers/wait.js';
+
+let gw: TestGateway;
+let axon: TestAxon;
+let serviceId: string;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  serviceId = `inputs-${randomUUID().slice(0, 8)}`;
+  axon = await startTestAxon({ url: await gw.axonUrl(serviceId), prefix: gw.prefix, serviceId, actions: ['restart'] });
+  await eventually(async () => (await gw.gql<{ service: unknown }>('query ($id: ID!) { service(id: $id) { id } }', { id: serviceId })).data?.service, 10_000, 'service');
+});
+
+afterAll(async () => {
+  await axon?.close();
+  await gw?.close();
+});
+
+const SQL = ["'; DROP TABLE runs; --", "x' OR '1'='1", 'Robert"); DELETE FROM api_keys; --', '$1::text', "\\'; select pg_sleep(5); --"];
+const NUL = ['a\u0000b', '\u0000', 'title\u0000; DROP TABLE runs'];
+
+async function counts() {
+  const res = await gw.gql<{ actionDefinitions: { nodes: unknown[] }; runs: { nodes: unknown[] }; webhooks: unknown[]; apiKeys: unknown[] }>(
+    '{ actionDefinitions(first: 200) { nodes { id } } runs(first: 200) { nodes { id } } webhooks { id } apiKeys { id } }',
+  );
+  const d = res.data!;
+  return { definitions: d.actionDefinitions.nodes.length, runs: d.runs.nodes.length, webhooks: d.webhooks.length, keys: d.apiKeys.length };
+}
+
+const CREATE = 'mutation ($input: CreateActionDefinitionInput!) { createActionDefinition(input: $input) { __typename ... on CreateActionDefinitionSuccess { actionDefinition { id title spec { ... on CommandSpec { cmd cwd } ... on PromptSpec { prompt } } } } ... on Error { code field } } }';
+const TRIGGER = 'mutation ($input: TriggerActionInput!) { triggerAction(input: $input) { __typename ... on TriggerPayload { run { id input } } ... on Error { code field } } }';
+
+describe('SQL-looking strings are data', () => {
+  it.each(SQL)('definition title and command %j are stored and read back verbatim', async (text) => {
+    const created = await gw.gql<{ createActionDefinition: { actionDefinition: { id: string; title: string; spec: { cmd: string } } } }>(CREATE, { input: { title: text, kind: 'command', spec: { cmd: text } } });
+    const definition = created.data!.createActionDefinition.actionDefinition;
+    expect(definition.title).toBe(text);
+    expect(definition.spec.cmd).toBe(text);
+    const rest = await gw.rest('GET', `/api/actions/${definition.id}`);
+    expect((rest.body.action as { title: string }).title).toBe(text);
+  });
+
+  it.each(SQL)('a trigger input %j reaches the Axon verbatim; as a service or action id it is unknown', async (text) => {
+    const before = axon.commands.length;
+    const ok = await gw.gql<{ triggerAction: { run: { id: string; input: unknown } } }>(TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text }, idempotencyKey: text } });
+    expect(ok.data!.triggerAction.run.input).toEqual({ note: text });
+    const [command] = (await axon.waitForCommands(before + 1)).slice(-1);
+    expect(command!.parameters.input).toEqual({ note: text });
+    const asService = await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId: text, actionId: 'restart' } });
+    expect(asService.data!.triggerAction.code).toMatch(/^(unknown_service|invalid_service_id)$/);
+    const asAction = await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId, actionId: text } });
+    expect(asAction.data!.triggerAction.code).toMatch(/^(unknown_action|invalid_action_id)$/);
+  });
+
+  it.each(SQL)('lookups by id %j find nothing', async (text) => {
+    const res = await gw.gql<{ run: unknown; service: unknown }>('query ($id: ID!) { run(id: $id) { id } service(id: $id) { id } }', { id: text });
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toEqual({ run: null, service: null });
+    expect((await gw.rest('GET', `/api/actions/${encodeURIComponent(text)}`)).status).toBe(404);
+  });
+});
+
+describe('NUL bytes are refused with a typed error, nothing stored', () => {
+  // [row, expected code, attempt]: each field answers with its own typed code.
+  const rows: Array<[string, string, () => Promise<{ code: unknown; status?: number }>]> = [];
+  for (const text of NUL) {
+    rows.push(
+      [`GraphQL createActionDefinition title ${JSON.stringify(text)}`, 'invalid_title', async () => ({ code: (await gw.gql<{ createActionDefinition: { code: string } }>(CREATE, { input: { title: text, kind: 'command', spec: { cmd: 'ls' } } })).data?.createActionDefinition.code })],
+      [`GraphQL createActionDefinition spec ${JSON.stringify(text)}`, 'invalid_prompt', async () => ({ code: (await gw.gql<{ createActionDefinition: { code: string } }>(CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } })).data?.createActionDefinition.code })],
+      [`GraphQL triggerAction input ${JSON.stringify(text)}`, 'invalid_input', async () => ({ code: (await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } })).data?.triggerAction.code })],
+      [`GraphQL triggerAction idempotencyKey ${JSON.stringify(text)}`, 'invalid_idempotency_key', async () => ({ code: (await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } })).data?.triggerAction.code })],
+      [`GraphQL createWebhook url ${JSON.stringify(text)}`, 'invalid_url', async () => ({ code: (await gw.gql<{ createWebhook: { code: string } }>('mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { ... on Error { code } } }', { u: `http://127.0.0.1:9/${text}` })).data?.createWebhook.code })],
+      [`GraphQL createApiKey name ${JSON.stringify(text)}`, 'invalid_name', async () => ({ code: (await gw.gql<{ createApiKey: { code: string } }>('mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { ... on Error { code } } }', { n: text })).data?.createApiKey.code })],
+      [`GraphQL setActionConfig yaml ${JSON.stringify(text)}`, 'invalid_action_config', async () => ({ code: (await gw.gql<{ setActionConfig: { code: string } }>('mutation ($y: String!) { setActionConfig(yaml: $y) { ... on Error { code } } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` })).data?.setActionConfig.code })],
+      [`REST POST /api/actions title ${JSON.stringify(text)}`, 'invalid_title', async () => {
+        const res = await gw.rest('POST', '/api/actions', { title: text, kind: 'command', spec: { cmd: 'ls' } });
+        return { code: res.body.error, status: res.status };
+      }],
+      [`REST trigger body input ${JSON.stringify(text)}`, 'invalid_input', async () => {
+        const res = await gw.rest('POST', `/api/v1/services/${serviceId}/actions/restart`, { input: { note: text } });
+        return { code: res.body.error, status: res.status };
+      }],
+    );
+  }
+
+  it.each(rows)('%s → %s', async (_label, code, attempt) => {
+    const before = await counts();
+    const commands = axon.commands.length;
+    const outcome = await attempt();
+    expect(outcome.code).toBe(code);
+    if (outcome.status !== undefined) expect(outcome.status).toBe(400);
+    expect(await counts()).toEqual(before);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(axon.commands.length).toBe(commands);
+  });
+});
+
+describe('path traversal in cwd', () => {
+  it.each(['../', '../../etc', '/etc', 'sub/../../outside', 'escape', 'escape/deeper', '..\\..\\windows', 'sub/\u0000'])('cwd %j is refused over GraphQL and REST', async (cwd) => {
+    const before = await counts();
+    const graphql = await gw.gql<{ createActionDefinition: { code: string; field: string } }>(CREATE, { input: { title: 't', kind: 'command', spec: { cmd: 'ls', cwd } } });
+    expect(graphql.data!.createActionDefinition.code).toMatch(/^(cwd_outside_repo|invalid_cwd)$/);
+    const rest = await gw.rest('POST', '/api/actions', { title: 't', kind: 'command', spec: { cmd: 'ls', cwd } });
+    expect(rest.status).toBe(400);
+    expect(rest.body.error).toBe(graphql.data!.createActionDefinition.code);
+    expect(await counts()).toEqual(before);
+  });
+});
