@@ -8,8 +8,15 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { PersistedOperations } from './persisted-operations.js';
 import { useRequestBodyLimit } from './plugins/body-limit.js';
+import { useCsrfPrevention } from './plugins/csrf.js';
+import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
+import { usePersistedOperations } from './plugins/persisted-operations.js';
+import { type QueryLimits, useQueryLimits } from './plugins/query-limits.js';
+import { useTriggerRateLimit } from './plugins/trigger-rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import { createRouter, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
 
@@ -28,6 +35,17 @@ export interface HttpOptions {
   graphiql: boolean;
   jit: boolean;
   maxBodyBytes: number;
+  /** Hardening (docs/security.md); the same rules on HTTP, SSE and graphql-ws. */
+  security: {
+    /** Off: `__schema`/`__type` refused, no "Did you mean" suggestions, no GraphiQL. */
+    introspection: boolean;
+    limits: QueryLimits;
+    persisted: PersistedOperations;
+    /** Shared with the REST trigger routes: one budget per caller whatever the route. */
+    triggerLimiter: RateLimiter;
+    wsMaxConnectionsPerIp: number;
+    wsKeepAliveMs: number;
+  };
 }
 
 export interface ServerContext {
@@ -52,7 +70,15 @@ query Definitions {
 
 export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
-  const plugins: Plugin<Record<string, unknown>>[] = [useOperationInfo() as Plugin<Record<string, unknown>>];
+  const { security } = options;
+  const plugins: Plugin<Record<string, unknown>>[] = [
+    useCsrfPrevention(),
+    usePersistedOperations(security.persisted),
+    useQueryLimits(security.limits),
+    ...(security.introspection ? [] : [useNoIntrospection()]),
+    useTriggerRateLimit(security.triggerLimiter),
+    useOperationInfo() as Plugin<Record<string, unknown>>,
+  ];
   if (options.jit) {
     // graphql-jit maps a subscription's variables wrongly when a variable's name
     // differs from its argument's (runEvents(runId: $id) saw no runId), so
@@ -67,12 +93,13 @@ export function createHttpServer(options: HttpOptions) {
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    graphiql: options.graphiql ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
+    graphiql: options.graphiql && security.introspection ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
     landingPage: false,
     batching: false,
     // Enforced by useRequestBodyLimit (SYNAPSE_MAX_BODY_BYTES), without a stream per request.
     maxRequestBodySize: false,
-    maskedErrors: true,
+    // isDev stays false whatever NODE_ENV says: a masked error never carries its original (stack, SQL, paths).
+    maskedErrors: { isDev: false },
     healthCheckEndpoint: '/yoga-health',
     logging: {
       debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
@@ -150,7 +177,15 @@ export function createHttpServer(options: HttpOptions) {
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
 
-  const ws = attachGraphqlWs(server, yoga as never, { path: GRAPHQL_PATH, maxPayloadBytes: options.maxBodyBytes, logger, metrics });
+  const ws = attachGraphqlWs(server, yoga as never, {
+    path: GRAPHQL_PATH,
+    maxPayloadBytes: options.maxBodyBytes,
+    logger,
+    metrics,
+    persisted: security.persisted,
+    maxConnectionsPerIp: security.wsMaxConnectionsPerIp,
+    keepAliveMs: security.wsKeepAliveMs,
+  });
 
   return { server, yoga, ws };
 }

@@ -6,12 +6,25 @@ import { commandErrorHttpStatus, parseCommandEnvelope } from '../../protocol/ind
 import type { RunService } from '../../runs/service.js';
 import { TRIGGER_LIMITS, validateTrigger } from '../../runs/trigger-input.js';
 import { readJsonBody } from '../body.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { json, type RestResponse, type createRouter } from './router.js';
 
 export interface TriggerRoutesContext {
   runs: RunService;
   tenant: (req: IncomingMessage) => string;
   maxBodyBytes: number;
+  /** Shared with the GraphQL trigger mutations. */
+  limiter: RateLimiter;
+  /** The per-key bucket's key (the API key id), or null for the per-IP limit only. */
+  rateLimitKey: (req: IncomingMessage) => string | null;
+}
+
+/** 429 with Retry-After when the caller's trigger budget is spent; null to go on. */
+function rateLimited(ctx: TriggerRoutesContext, req: IncomingMessage): RestResponse | null {
+  const decision = ctx.limiter.take({ key: ctx.rateLimitKey(req), ip: req.socket.remoteAddress ?? null });
+  if (decision.ok) return null;
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  return json(429, { error: 'rate_limited', detail: `too many triggers; retry in ${seconds} s` }, { 'retry-after': String(seconds) });
 }
 
 /** How long `POST /actions/{trn}/execute` waits for an outcome before answering 202. */
@@ -40,6 +53,8 @@ export function requestedWait(req: IncomingMessage, query: URLSearchParams, fall
 
 export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, ctx: TriggerRoutesContext): void {
   router.add('POST', '/api/v1/services/:serviceId/actions/:actionId', async ({ req, params, query }) => {
+    const limited = rateLimited(ctx, req);
+    if (limited) return limited;
     // The MVP sent no body; one may carry {input, idempotencyKey}.
     let body: Record<string, unknown> = {};
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) {
@@ -67,6 +82,8 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
     'POST',
     '/actions/*/execute',
     async ({ req, params, query }) => {
+      const limited = rateLimited(ctx, req);
+      if (limited) return limited;
       const trn = params['*'] ?? '';
       const read = await readJsonBody(req, ctx.maxBodyBytes);
       if (!read.ok) return json(read.status, { error: read.error, detail: read.detail });
