@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { PersistedOperations } from './persisted-operations.js';
 import { useRequestBodyLimit } from './plugins/body-limit.js';
 import { useCsrfPrevention } from './plugins/csrf.js';
+import { useNoErrorLeaks } from './plugins/error-leaks.js';
 import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
 import { usePersistedOperations } from './plugins/persisted-operations.js';
@@ -72,6 +73,7 @@ export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
   const { security } = options;
   const plugins: Plugin<Record<string, unknown>>[] = [
+    useNoErrorLeaks(),
     useCsrfPrevention(),
     usePersistedOperations(security.persisted),
     useQueryLimits(security.limits),

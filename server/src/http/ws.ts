@@ -143,6 +143,12 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
     wss,
     options.keepAliveMs,
   );
+  // graphql-ws prints socket errors (an oversized frame is one) with their stack to
+  // the console; ws has already closed such a socket (1009, 1007, ...), so a log line suffices.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => options.logger.warn({ code: error.code, reason: error.message }, 'websocket closed on a protocol error'));
+  });
 
   return {
     wss,
