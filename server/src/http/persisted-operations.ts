@@ -47,7 +47,9 @@ export function loadManifest(path: string): ReadonlyMap<string, string> {
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
-    throw new ManifestError(`the persisted-operations manifest is invalid at ${first.path.join('.') || '(root)'}: ${first.message}`);
+    // A bad key's own message sits one level down (zod reports "Invalid key in record").
+    const message = first.code === 'invalid_key' ? (first.issues[0]?.message ?? first.message) : first.message;
+    throw new ManifestError(`the persisted-operations manifest is invalid at ${first.path.join('.') || '(root)'}: ${message}`);
   }
   return new Map(Object.entries(parsed.data));
 }
