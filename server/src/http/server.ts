@@ -22,6 +22,7 @@ import { createRouter, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
 
 export const GRAPHQL_PATH = '/graphql';
+const YOGA_HEALTH_PATH = '/yoga-health';
 
 export interface HttpOptions {
   schema: GraphQLSchema;
@@ -102,7 +103,7 @@ export function createHttpServer(options: HttpOptions) {
     maxRequestBodySize: false,
     // isDev stays false whatever NODE_ENV says: a masked error never carries its original (stack, SQL, paths).
     maskedErrors: { isDev: false },
-    healthCheckEndpoint: '/yoga-health',
+    healthCheckEndpoint: YOGA_HEALTH_PATH,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
       info: (...args) => logger.info({ yoga: args.map(String) }, 'yoga'),
@@ -139,9 +140,13 @@ export function createHttpServer(options: HttpOptions) {
       res.end(text);
       return true;
     }
-    return router.handle(req, res, url, (family) => {
+    const routed = await router.handle(req, res, url, (family) => {
       meta.route = family;
     });
+    if (routed || url.pathname === GRAPHQL_PATH || url.pathname === YOGA_HEALTH_PATH) return routed;
+    // Any other path: a JSON 404 like the REST routes' (Yoga's own would be an empty body).
+    send(res, { status: 404, body: { error: 'not_found', detail: 'no such route' } });
+    return true;
   }
 
   function failed(res: ServerResponse, error: unknown): void {
