@@ -63,4 +63,25 @@ describe('a gateway in persisted-only mode', () => {
       await client.dispose();
     }
   });
+
+  it('serves the urql client sending hashes only (persistedOperations: true)', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const recording: typeof fetch = (input, init) => {
+      bodies.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      return fetch(input, init);
+    };
+    const client = createGatewayClient({ url: `${gw.url}/graphql`, webSocketImpl: WebSocket, fetch: recording, persistedOperations: true });
+    try {
+      const listed = await client.query(ActionDefinitionsQuery, { first: 5 }).toPromise();
+      expect(listed.error).toBeUndefined();
+      expect(listed.data?.actionDefinitions.nodes.length).toBeGreaterThanOrEqual(0);
+      expect(bodies[0]).not.toHaveProperty('query');
+      expect(bodies[0]).toMatchObject({ operationName: 'ActionDefinitions', extensions: { persistedQuery: { version: 1, sha256Hash: expect.stringMatching(/^[0-9a-f]{64}$/) } } });
+      const manifest = JSON.parse(onDisk) as Record<string, string>;
+      const hash = (bodies[0]!.extensions as { persistedQuery: { sha256Hash: string } }).persistedQuery.sha256Hash;
+      expect(manifest[hash]).toContain('query ActionDefinitions(');
+    } finally {
+      await client.dispose();
+    }
+  });
 });
