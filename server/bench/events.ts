@@ -37,7 +37,8 @@
  * Knobs (environment): BENCH_RUNS (2000), BENCH_SUBSCRIBERS (1000),
  * BENCH_FANOUT_EVENTS (100), BENCH_INGEST_EVENTS (20000), BENCH_BROKERS
  * (`embedded,mosquitto`), BENCH_LOG_LEVEL (info, to the null device).
- * SYNAPSE_* variables reach the gateway's configuration.
+ * SYNAPSE_* variables reach the gateway's configuration; the per-IP limits
+ * (WebSocket connections, trigger rate) are raised by default here.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -716,6 +717,10 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   const env: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(process.env)) if (/^SYNAPSE_/.test(key)) env[key] = value;
   const prefix = `synapse-bench-${randomBytes(4).toString('hex')}/v1`;
+  // The fan-out opens 1,000 sockets and triggers from one loopback address: the per-IP limits are raised here.
+  env.SYNAPSE_WS_MAX_CONNECTIONS_PER_IP ??= '100000';
+  env.SYNAPSE_TRIGGER_RATE_PER_IP ??= '0';
+  env.SYNAPSE_TRIGGER_RATE_PER_KEY ??= '0';
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL, MQTT_TOPIC_PREFIX: prefix, SYNAPSE_GRAPHIQL: 'false', DATABASE_URL: ctx.dbUrl });
   if (broker === 'mosquitto') {
     state.mosquitto = await startMosquitto();

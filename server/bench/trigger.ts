@@ -47,7 +47,8 @@
  * V8 CPU profile of this process over each measured window). SYNAPSE_* variables
  * reach the gateway's configuration, e.g. SYNAPSE_DB_POOL_SIZE or
  * SYNAPSE_GRAPHQL_JIT=false; SYNAPSE_HEARTBEAT_TIMEOUT_S defaults to 3600 here
- * because the Axon never answers (the sweeper would end early runs mid-run).
+ * because the Axon never answers (the sweeper would end early runs mid-run),
+ * and the trigger rate limits (SYNAPSE_TRIGGER_RATE_PER_IP/_PER_KEY) to 0 (off).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -632,6 +633,9 @@ async function runPhase(
   // The Axon never answers: with the default 30 s heartbeat timeout the sweeper
   // would end the early runs (timed_out) in the middle of a later measurement.
   env.SYNAPSE_HEARTBEAT_TIMEOUT_S ??= '3600';
+  // One loopback client sends ~1000 triggers/s: the per-IP and per-key trigger limits are off here.
+  env.SYNAPSE_TRIGGER_RATE_PER_IP ??= '0';
+  env.SYNAPSE_TRIGGER_RATE_PER_KEY ??= '0';
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL, MQTT_TOPIC_PREFIX: prefix, SYNAPSE_GRAPHIQL: 'false' });
   if (phase.broker === 'mosquitto') {
     state.mosquitto = await startMosquitto();

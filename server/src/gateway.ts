@@ -9,6 +9,8 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { schema } from './graphql/schema/index.js';
 import { registerActionRoutes } from './http/rest/actions.js';
+import { defaultManifestPath, loadManifest, ManifestError } from './http/persisted-operations.js';
+import { createRateLimiter } from './http/rate-limit.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -85,6 +87,14 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'tim
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const progress = deps.onProgress ?? (() => {});
+
+  // Read before anything opens: a bad manifest is a configuration error.
+  let persistedOperations: ReadonlyMap<string, string>;
+  try {
+    persistedOperations = loadManifest(config.SYNAPSE_PERSISTED_MANIFEST ?? defaultManifestPath());
+  } catch (error) {
+    throw new StartupError(error instanceof ManifestError ? `SYNAPSE_PERSISTED_MANIFEST: ${error.message}` : `could not find the persisted-operations manifest: set SYNAPSE_PERSISTED_MANIFEST`);
+  }
 
   progress(config.DATABASE_URL ? 'connecting to Postgres' : `opening the embedded database in ${config.SYNAPSE_DATA_DIR}`);
   const opened = deps.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.SYNAPSE_DATA_DIR, poolSize: config.SYNAPSE_DB_POOL_SIZE }));
@@ -270,6 +280,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   activeRelay.kick();
   webhooks.start();
 
+  const triggerLimiter = createRateLimiter({
+    rules: {
+      key: { ratePerSecond: config.SYNAPSE_TRIGGER_RATE_PER_KEY, burst: config.SYNAPSE_TRIGGER_BURST_PER_KEY },
+      ip: { ratePerSecond: config.SYNAPSE_TRIGGER_RATE_PER_IP, burst: config.SYNAPSE_TRIGGER_BURST_PER_IP },
+    },
+  });
   const { server, ws } = createHttpServer({
     schema,
     logger,
@@ -277,10 +293,24 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     graphiql: config.SYNAPSE_GRAPHIQL,
     jit: config.SYNAPSE_GRAPHQL_JIT,
     maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES,
+    security: {
+      introspection: config.SYNAPSE_INTROSPECTION,
+      limits: {
+        maxDepth: config.SYNAPSE_MAX_DEPTH,
+        maxAliases: config.SYNAPSE_MAX_ALIASES,
+        maxDirectives: config.SYNAPSE_MAX_DIRECTIVES,
+        maxTokens: config.SYNAPSE_MAX_TOKENS,
+        maxCost: config.SYNAPSE_MAX_COST,
+      },
+      persisted: { only: config.SYNAPSE_PERSISTED_ONLY, byHash: persistedOperations },
+      triggerLimiter,
+      wsMaxConnectionsPerIp: config.SYNAPSE_WS_MAX_CONNECTIONS_PER_IP,
+      wsKeepAliveMs: config.SYNAPSE_WS_KEEPALIVE_MS,
+    },
     authenticate: (authorization) => access.authenticate(authorization),
     watch: (principal, onEnded) => access.watch(principal, onEnded),
     restGuard: createRestGuard(access, agents),
-    context: (principal) => ({
+    context: (principal, req) => ({
       principal,
       tenant: principal.tenant,
       operatorTenant: tenant,
@@ -294,10 +324,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       runs,
       live,
       webhooks: webhooks.store,
+      clientIp: req.socket.remoteAddress ?? null,
+      // Triggers are limited per key as well as per address.
+      rateLimitKey: principal.keyId,
     }),
     routes: (router) => {
       registerActionRoutes(router, { registry, audit, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
-      registerTriggerRoutes(router, { runs, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
+      registerTriggerRoutes(router, { runs, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES, limiter: triggerLimiter });
       registerEventRoutes(router, { ingest, maxBodyBytes: config.SYNAPSE_MAX_BODY_BYTES });
     },
     readiness: async () => {

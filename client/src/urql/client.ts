@@ -3,7 +3,7 @@
  * subscriptions over graphql-ws on the same endpoint. Runs in browsers and in
  * Node 20+ (pass `webSocketImpl` from the `ws` package in Node).
  */
-import { Client, type Exchange, fetchExchange, type RequestPolicy, subscriptionExchange } from '@urql/core';
+import { Client, type Exchange, fetchExchange, makeOperation, mapExchange, type RequestPolicy, stringifyDocument, subscriptionExchange } from '@urql/core';
 import { type Client as WsClient, type ClientOptions as WsClientOptions, createClient as createWsClient } from 'graphql-ws';
 
 export type TokenSource = string | (() => string | null | undefined);
@@ -36,6 +36,12 @@ export interface GatewayClientOptions {
   requestPolicy?: RequestPolicy;
   /** Further graphql-ws options (`keepAlive`, `lazyCloseTimeout`, `on` listeners, ...). */
   ws?: Omit<Partial<WsClientOptions>, 'url' | 'webSocketImpl'>;
+  /**
+   * Send each operation as its sha256 (`extensions.persistedQuery.sha256Hash`) instead of its
+   * text, over HTTP and WebSocket. The gateway knows the package's own documents by hash
+   * (`persisted-operations.json`); others are refused, so turn this on only for those.
+   */
+  persistedOperations?: boolean;
 }
 
 /** An urql `Client` that also owns its graphql-ws connection. */
@@ -85,6 +91,28 @@ export function endpointUrls(url: string, wsUrl?: string): { http: string; ws: s
   return { http: http.href, ws: wsUrl ?? ws.href };
 }
 
+const hashes = new Map<string, Promise<string>>();
+
+/** Lowercase hex sha256 of `text` (WebCrypto: browsers and Node 20+). */
+function sha256Hex(text: string): Promise<string> {
+  let hash = hashes.get(text);
+  if (!hash) {
+    hash = globalThis.crypto.subtle
+      .digest('SHA-256', new TextEncoder().encode(text))
+      .then((digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join(''));
+    hashes.set(text, hash);
+  }
+  return hash;
+}
+
+/** Replaces the query text by its hash; urql then sends `extensions` without `query`. */
+const persistedExchange = mapExchange({
+  onOperation: async (operation) => {
+    const sha256Hash = await sha256Hex(stringifyDocument(operation.query));
+    return makeOperation(operation.kind, { ...operation, extensions: { ...operation.extensions, persistedQuery: { version: 1, sha256Hash } } }, operation.context);
+  },
+});
+
 function currentToken(token: TokenSource | undefined): string | null {
   const value = typeof token === 'function' ? token() : token;
   return typeof value === 'string' && value.length > 0 ? value : null;
@@ -124,6 +152,8 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     },
     exchanges: [
       ...(options.exchanges ?? []),
+      // Asynchronous (hashing), so after the caller's exchanges, which may be synchronous caches.
+      ...(options.persistedOperations ? [persistedExchange] : []),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request) => ({

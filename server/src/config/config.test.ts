@@ -18,10 +18,35 @@ describe('parseConfig', () => {
     { env: { MQTT_URL: 'http://broker' }, problem: /^MQTT_URL accepts a URL starting with mqtt:/ },
     { env: { STEPFLOW_EVENTS_URL: 'ftp://x' }, problem: /^STEPFLOW_EVENTS_URL accepts a URL starting with http:/ },
     { env: { SYNAPSE_DB_POOL_SIZE: '0' }, problem: /^SYNAPSE_DB_POOL_SIZE accepts a whole number 1\.\.200/ },
+    { env: { SYNAPSE_TRIGGER_RATE_PER_IP: '-1' }, problem: /^SYNAPSE_TRIGGER_RATE_PER_IP accepts a number 0\.\.1000000 \(per second; 0 turns the limit off\)/ },
+    { env: { SYNAPSE_MAX_DEPTH: '0' }, problem: /^SYNAPSE_MAX_DEPTH accepts a whole number 1\.\.1000/ },
+    { env: { SYNAPSE_PERSISTED_ONLY: 'maybe' }, problem: /^SYNAPSE_PERSISTED_ONLY accepts true or false/ },
   ])('names the variable: $env', ({ env, problem }) => {
     const result = parseConfig(env);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problems[0]).toMatch(problem);
+  });
+
+  it('documents the hardening defaults (docs/security.md)', () => {
+    expect(parseConfig({})).toMatchObject({
+      ok: true,
+      config: {
+        SYNAPSE_INTROSPECTION: true,
+        SYNAPSE_PERSISTED_ONLY: false,
+        SYNAPSE_MAX_DEPTH: 12,
+        SYNAPSE_MAX_ALIASES: 30,
+        SYNAPSE_MAX_DIRECTIVES: 50,
+        SYNAPSE_MAX_TOKENS: 5_000,
+        SYNAPSE_MAX_COST: 20_000,
+        SYNAPSE_TRIGGER_RATE_PER_IP: 50,
+        SYNAPSE_TRIGGER_BURST_PER_IP: 500,
+        SYNAPSE_TRIGGER_RATE_PER_KEY: 50,
+        SYNAPSE_TRIGGER_BURST_PER_KEY: 500,
+        SYNAPSE_WS_MAX_CONNECTIONS_PER_IP: 256,
+        SYNAPSE_WS_KEEPALIVE_MS: 12_000,
+      },
+    });
+    expect(parseConfig({ SYNAPSE_TRIGGER_RATE_PER_IP: '0.5' })).toMatchObject({ ok: true, config: { SYNAPSE_TRIGGER_RATE_PER_IP: 0.5 } });
   });
 
   it('treats an empty DATABASE_URL as unset and reads booleans', () => {

@@ -25,6 +25,14 @@ const positiveInt = (fallback: number, max: number) =>
     .max(max, `accepts a whole number 1..${max}`)
     .default(fallback);
 
+/** A rate in events per second; 0 turns the limit off. */
+const rate = (fallback: number, max: number) =>
+  z.coerce
+    .number({ error: `accepts a number 0..${max} (per second; 0 turns the limit off)` })
+    .min(0, `accepts a number 0..${max} (per second; 0 turns the limit off)`)
+    .max(max, `accepts a number 0..${max} (per second; 0 turns the limit off)`)
+    .default(fallback);
+
 const url = (protocols: string[]) =>
   z
     .string()
@@ -83,6 +91,22 @@ export const configSchema = z.object({
   SYNAPSE_DB_POOL_SIZE: positiveInt(10, 200),
   SYNAPSE_SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
   SYNAPSE_MAX_BODY_BYTES: positiveInt(1_048_576, 16_777_216),
+  // GraphQL and HTTP hardening (docs/security.md). The same limits hold on HTTP, SSE and graphql-ws.
+  SYNAPSE_INTROSPECTION: bool(true),
+  SYNAPSE_PERSISTED_ONLY: bool(false),
+  /** The persisted-operations manifest (sha256 → document); the client package's one by default. */
+  SYNAPSE_PERSISTED_MANIFEST: z.string().trim().min(1, 'accepts a file path').optional(),
+  SYNAPSE_MAX_DEPTH: positiveInt(12, 1_000),
+  SYNAPSE_MAX_ALIASES: positiveInt(30, 10_000),
+  SYNAPSE_MAX_DIRECTIVES: positiveInt(50, 10_000),
+  SYNAPSE_MAX_TOKENS: positiveInt(5_000, 1_000_000),
+  SYNAPSE_MAX_COST: positiveInt(20_000, 100_000_000),
+  SYNAPSE_TRIGGER_RATE_PER_IP: rate(50, 1_000_000),
+  SYNAPSE_TRIGGER_BURST_PER_IP: positiveInt(500, 1_000_000),
+  SYNAPSE_TRIGGER_RATE_PER_KEY: rate(50, 1_000_000),
+  SYNAPSE_TRIGGER_BURST_PER_KEY: positiveInt(500, 1_000_000),
+  SYNAPSE_WS_MAX_CONNECTIONS_PER_IP: positiveInt(256, 1_000_000),
+  SYNAPSE_WS_KEEPALIVE_MS: positiveInt(12_000, 600_000),
   MQTT_CLIENT_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'accepts 1..64 letters, digits, _ and -')

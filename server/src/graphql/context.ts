@@ -28,6 +28,13 @@ export interface GatewayContext {
   runs: RunService;
   live: LiveHub;
   webhooks: WebhookStore;
+  /** The peer address of the connection (no proxy header is trusted); the per-IP trigger rate limit keys on it. */
+  clientIp?: string | null;
+  /**
+   * Keys the per-key trigger rate limit when set (meant for the API key id once
+   * requests carry a principal); null or absent: only the per-IP limit applies.
+   */
+  rateLimitKey?: string | null;
   /** graphql-ws only: closes this client's socket (slow subscribers). */
   closeConnection?: (code: number, reason: string) => void;
 }

@@ -11,19 +11,28 @@ import type { Result } from '../errors.js';
 import type { GatewayContext } from '../graphql/context.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { PersistedOperations } from './persisted-operations.js';
 import { useRequestBodyLimit } from './plugins/body-limit.js';
+import { useCsrfPrevention } from './plugins/csrf.js';
+import { useNoErrorLeaks } from './plugins/error-leaks.js';
+import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
+import { usePersistedOperations } from './plugins/persisted-operations.js';
+import { type QueryLimits, useQueryLimits } from './plugins/query-limits.js';
+import { useTriggerRateLimit } from './plugins/trigger-rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import { createRouter, type RestGuard, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
 
 export const GRAPHQL_PATH = '/graphql';
+const YOGA_HEALTH_PATH = '/yoga-health';
 
 export interface HttpOptions {
   schema: GraphQLSchema;
   logger: Logger;
   metrics: Metrics;
   /** Per-request GraphQL context for an authenticated caller: its tenant and the domain services. */
-  context: (principal: Principal) => GatewayContext;
+  context: (principal: Principal, req: IncomingMessage) => GatewayContext;
   /** Who presents this Authorization value (HTTP header, SSE, or graphql-ws connection_init). */
   authenticate: (authorization: string | undefined) => Promise<Result<Principal, AuthFailure>>;
   /** Calls back when a principal's key is revoked or expires (graphql-ws closes with 4403). */
@@ -37,6 +46,17 @@ export interface HttpOptions {
   graphiql: boolean;
   jit: boolean;
   maxBodyBytes: number;
+  /** Hardening (docs/security.md); the same rules on HTTP, SSE and graphql-ws. */
+  security: {
+    /** Off: `__schema`/`__type` refused, no "Did you mean" suggestions, no GraphiQL. */
+    introspection: boolean;
+    limits: QueryLimits;
+    persisted: PersistedOperations;
+    /** Shared with the REST trigger routes: one budget per caller whatever the route. */
+    triggerLimiter: RateLimiter;
+    wsMaxConnectionsPerIp: number;
+    wsKeepAliveMs: number;
+  };
 }
 
 export interface ServerContext {
@@ -61,7 +81,16 @@ query Definitions {
 
 export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
-  const plugins: Plugin<Record<string, unknown>>[] = [useOperationInfo() as Plugin<Record<string, unknown>>];
+  const { security } = options;
+  const plugins: Plugin<Record<string, unknown>>[] = [
+    useNoErrorLeaks(),
+    useCsrfPrevention(),
+    usePersistedOperations(security.persisted),
+    useQueryLimits(security.limits),
+    ...(security.introspection ? [] : [useNoIntrospection()]),
+    useTriggerRateLimit(security.triggerLimiter),
+    useOperationInfo() as Plugin<Record<string, unknown>>,
+  ];
   if (options.jit) {
     // graphql-jit maps a subscription's variables wrongly when a variable's name
     // differs from its argument's (runEvents(runId: $id) saw no runId), so
@@ -76,13 +105,14 @@ export function createHttpServer(options: HttpOptions) {
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    graphiql: options.graphiql ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
+    graphiql: options.graphiql && security.introspection ? { title: 'Synapse Gateway', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY } : false,
     landingPage: false,
     batching: false,
     // Enforced by useRequestBodyLimit (SYNAPSE_MAX_BODY_BYTES), without a stream per request.
     maxRequestBodySize: false,
-    maskedErrors: true,
-    healthCheckEndpoint: '/yoga-health',
+    // isDev stays false whatever NODE_ENV says: a masked error never carries its original (stack, SQL, paths).
+    maskedErrors: { isDev: false },
+    healthCheckEndpoint: YOGA_HEALTH_PATH,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
       info: (...args) => logger.info({ yoga: args.map(String) }, 'yoga'),
@@ -92,12 +122,12 @@ export function createHttpServer(options: HttpOptions) {
     context: async (initial) => {
       // graphql-ws authenticated the socket at connection_init.
       const fromSocket = (initial as { principal?: Principal }).principal;
-      if (fromSocket) return options.context(fromSocket);
+      if (fromSocket) return options.context(fromSocket, initial.req);
       const result = await options.authenticate(initial.req.headers.authorization);
       if (!result.ok) {
         throw new GraphQLError(result.error.message, { extensions: { code: result.error.code, http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } } });
       }
-      return options.context(result.value);
+      return options.context(result.value, initial.req);
     },
     plugins,
   });
@@ -128,9 +158,13 @@ export function createHttpServer(options: HttpOptions) {
       res.end(text);
       return true;
     }
-    return router.handle(req, res, url, (family) => {
+    const routed = await router.handle(req, res, url, (family) => {
       meta.route = family;
     });
+    if (routed || url.pathname === GRAPHQL_PATH || url.pathname === YOGA_HEALTH_PATH) return routed;
+    // Any other path: a JSON 404 like the REST routes' (Yoga's own would be an empty body).
+    send(res, { status: 404, body: { error: 'not_found', detail: 'no such route' } });
+    return true;
   }
 
   function failed(res: ServerResponse, error: unknown): void {
@@ -168,7 +202,17 @@ export function createHttpServer(options: HttpOptions) {
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
 
-  const ws = attachGraphqlWs(server, yoga as never, { path: GRAPHQL_PATH, maxPayloadBytes: options.maxBodyBytes, logger, metrics, authenticate: options.authenticate, watch: options.watch });
+  const ws = attachGraphqlWs(server, yoga as never, {
+    path: GRAPHQL_PATH,
+    maxPayloadBytes: options.maxBodyBytes,
+    logger,
+    metrics,
+    persisted: security.persisted,
+    maxConnectionsPerIp: security.wsMaxConnectionsPerIp,
+    keepAliveMs: security.wsKeepAliveMs,
+    authenticate: options.authenticate,
+    watch: options.watch,
+  });
 
   return { server, yoga, ws };
 }

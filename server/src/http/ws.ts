@@ -1,8 +1,12 @@
 // graphql-ws adapter: GraphQL over WebSocket on the same port and path as HTTP.
 // Operations run through Yoga's envelop pipeline, so the schema, context and
-// plugins (error masking, JIT) are the same as over HTTP and SSE.
-import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+// plugins (error masking, JIT, query limits, introspection, trigger rate limit)
+// are the same as over HTTP and SSE. What Yoga checks only in HTTP phases is
+// done here: persisted operations (onSubscribe), frame size (maxPayload, close
+// 1009), connections per IP (HTTP 429 at the upgrade). graphql-ws enforces the
+// protocol edges (4400, 4401, 4408, 4409); dead peers are pinged and reaped.
+import type { IncomingMessage, Server } from 'node:http';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -11,7 +15,11 @@ import type { Principal } from '../auth/principal.js';
 import type { Result } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { type PersistedOperations, resolvePersisted } from './persisted-operations.js';
 import { newRequestInfo, type RequestInfo } from './plugins/operation-info.js';
+
+/** graphql-ws closes a socket that sent no connection_init by then (4408). */
+export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
@@ -24,6 +32,11 @@ export interface GraphqlWsOptions {
   maxPayloadBytes: number;
   logger: Logger;
   metrics: Metrics;
+  persisted: PersistedOperations;
+  /** Open sockets per client address; the next upgrade is refused with HTTP 429. */
+  maxConnectionsPerIp: number;
+  /** Ping period; a socket that has not answered a ping one period later is terminated. */
+  keepAliveMs: number;
   /** Checks `connection_init`'s `authorization`; a failure closes the socket with 4403. */
   authenticate: (authorization: string | undefined) => Promise<Result<Principal, AuthFailure>>;
   /** Calls back when the principal's key is revoked or expires; returns the unwatch. */
@@ -43,11 +56,42 @@ function presentedAuthorization(params: Readonly<Record<string, unknown>> | unde
   return header;
 }
 
+/** Strips Yoga's HTTP-only error extension (status, headers) from what goes over the socket. */
+function withoutHttp(error: GraphQLError): GraphQLError {
+  if (!error.extensions || !('http' in error.extensions)) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+}
+
+const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
+
 // biome-ignore lint: Yoga's generic parameters are the gateway's own.
 type AnyYoga = YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
 
 export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlWsOptions) {
-  const wss = new WebSocketServer({ server, path: options.path, maxPayload: options.maxPayloadBytes });
+  const connections = new Map<string, number>();
+  const wss = new WebSocketServer({
+    server,
+    path: options.path,
+    maxPayload: options.maxPayloadBytes,
+    verifyClient: ({ req }, accept) => {
+      const ip = clientAddress(req);
+      const open = connections.get(ip) ?? 0;
+      if (open >= options.maxConnectionsPerIp) {
+        options.logger.warn({ ip, open }, 'websocket refused: too many connections from this address');
+        accept(false, 429, 'Too Many Connections', { 'Retry-After': '5' });
+        return;
+      }
+      connections.set(ip, open + 1);
+      // The TCP socket's end covers every way out: closed, terminated, or an upgrade that failed after this check.
+      req.socket.once('close', () => {
+        const left = (connections.get(ip) ?? 1) - 1;
+        if (left > 0) connections.set(ip, left);
+        else connections.delete(ip);
+      });
+      accept(true);
+    },
+  });
   const started = new Map<string, { at: number; info: RequestInfo }>();
   const key = (socketId: number, id: string) => `${socketId}:${id}`;
   let nextSocketId = 0;
@@ -60,6 +104,9 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
 
   const disposable = useServer<Record<string, unknown> | undefined, SocketAuth>(
     {
+      // Close reasons never carry an internal error's message, whatever NODE_ENV says.
+      isProd: true,
+      connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         const result = await options.authenticate(presentedAuthorization(ctx.connectionParams, ctx.extra.request.headers.authorization));
         // false: graphql-ws closes with 4403 Forbidden, before any subscription exists.
@@ -73,7 +120,11 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, received) => {
+        // Yoga's persisted-operations hook (onParams) is HTTP-only: the same resolution here.
+        const resolved = resolvePersisted(options.persisted, received);
+        if (!resolved.ok) return [withoutHttp(resolved.error)];
+        const payload = resolved.query === undefined ? received : { ...received, query: resolved.query };
         const requestInfo = newRequestInfo();
         requestInfo.operation = payload.operationName ?? null;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -89,10 +140,10 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error as import('graphql').GraphQLError];
+          return [withoutHttp(error as GraphQLError)];
         }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map(withoutHttp);
         started.set(key(socketIdOf(ctx.extra.socket), id), { at: performance.now(), info: requestInfo });
         return {
           schema,
@@ -103,9 +154,11 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
           rootValue: { execute, subscribe },
         } satisfies ExecutionArgs;
       },
-      onError: (ctx, id) => {
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => withoutHttp(e as GraphQLError).toJSON()) } : undefined),
+      onError: (ctx, id, _payload, errors) => {
         const entry = started.get(key(socketIdOf(ctx.extra.socket), id));
         if (entry) entry.info.outcome = 'error';
+        return errors.map((e) => withoutHttp(e).toJSON());
       },
       onComplete: (ctx, id) => {
         const k = key(socketIdOf(ctx.extra.socket), id);
@@ -120,7 +173,14 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
       },
     },
     wss,
+    options.keepAliveMs,
   );
+  // graphql-ws prints socket errors (an oversized frame is one) with their stack to
+  // the console; ws has already closed such a socket (1009, 1007, ...), so a log line suffices.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => options.logger.warn({ code: error.code, reason: error.message }, 'websocket closed on a protocol error'));
+  });
 
   return {
     wss,

@@ -7,11 +7,22 @@ import { actorOf, callerIdentity } from '../../auth/principal.js';
 import type { RunService } from '../../runs/service.js';
 import { TRIGGER_LIMITS, validateTrigger } from '../../runs/trigger-input.js';
 import { readJsonBody } from '../body.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { json, type RestResponse, type createRouter } from './router.js';
 
 export interface TriggerRoutesContext {
   runs: RunService;
   maxBodyBytes: number;
+  /** Shared with the GraphQL trigger mutations. */
+  limiter: RateLimiter;
+}
+
+/** 429 with Retry-After when the caller's trigger budget is spent; null to go on. */
+function rateLimited(ctx: TriggerRoutesContext, req: IncomingMessage, keyId: string | null): RestResponse | null {
+  const decision = ctx.limiter.take({ key: keyId, ip: req.socket.remoteAddress ?? null });
+  if (decision.ok) return null;
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  return json(429, { error: 'rate_limited', detail: `too many triggers; retry in ${seconds} s` }, { 'retry-after': String(seconds) });
 }
 
 const TRIGGER = { scopes: ['actions:trigger'] } as const;
@@ -42,6 +53,8 @@ export function requestedWait(req: IncomingMessage, query: URLSearchParams, fall
 
 export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, ctx: TriggerRoutesContext): void {
   router.add('POST', '/api/v1/services/:serviceId/actions/:actionId', { access: TRIGGER }, async ({ req, params, query, principal }) => {
+    const limited = rateLimited(ctx, req, principal.keyId);
+    if (limited) return limited;
     // The MVP sent no body; one may carry {input, idempotencyKey}.
     let body: Record<string, unknown> = {};
     if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) {
@@ -66,6 +79,8 @@ export function registerTriggerRoutes(router: ReturnType<typeof createRouter>, c
   });
 
   router.add('POST', '/actions/*/execute', { access: TRIGGER, family: '/actions/{trn}/execute' }, async ({ req, params, query, principal }) => {
+      const limited = rateLimited(ctx, req, principal.keyId);
+      if (limited) return limited;
       const trn = params['*'] ?? '';
       const read = await readJsonBody(req, ctx.maxBodyBytes);
       if (!read.ok) return json(read.status, { error: read.error, detail: read.detail });
