@@ -233,11 +233,15 @@ describe('HTTP', () => {
   });
 
   it('accepts GET with a CSRF header or an Authorization header, and JSON POSTs without one', async () => {
-    for (const headers of [{ 'x-graphql-csrf': '1' }, { 'graphql-require-preflight': '1' }, { authorization: 'Bearer anything' }] as Array<Record<string, string>>) {
+    for (const headers of [{ 'x-graphql-csrf': '1' }, { 'graphql-require-preflight': '1' }] as Array<Record<string, string>>) {
       const res = await graphqlGet(hardened, '{ __typename }', headers);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
     }
+    // An Authorization header passes the CSRF check; the key itself is then checked (this one is not valid).
+    const keyed = await graphqlGet(hardened, '{ __typename }', { authorization: 'Bearer anything' });
+    expect(keyed.status).toBe(401);
+    expect(((await keyed.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]?.extensions.code).toBe('unauthenticated');
     expect(await hardened.gql('{ __typename }')).toEqual({ status: 200, data: { __typename: 'Query' } });
   });
 
