@@ -6,11 +6,14 @@
 //   own command topic;
 // - an anonymous client: only while the gateway runs open and only from
 //   loopback (MVP Axons connect anonymously with any client id); it may use
-//   every topic except the gateway's own (`{prefix}/gateway/#`).
+//   every topic except the gateway's own (`{prefix}/gateway/#`): open mode
+//   trusts this machine (GraphQL gives it every scope too), but nobody may
+//   forge the gateways' fan-out.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Client } from 'aedes';
 import type { AgentIdentity } from '../auth/agents.js';
 import type { Logger } from '../observability/logger.js';
+import { topicMatches } from './bus.js';
 
 /** CONNACK return codes (MQTT 3.1.1, table 3.1). */
 export const CONNACK = { identifierRejected: 2, serverUnavailable: 3, badUserNameOrPassword: 4, notAuthorized: 5 } as const;
@@ -45,17 +48,6 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return a === '::1' || /^127(\.\d{1,3}){3}$/.test(a);
 }
 
-/** True when some topic matches both filters (`+` one level, `#` the rest). */
-export function filtersOverlap(a: string, b: string): boolean {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; ; i++) {
-    if (i >= x.length || i >= y.length) return x.length === y.length;
-    if (x[i] === '#' || y[i] === '#') return true;
-    if (x[i] !== '+' && y[i] !== '+' && x[i] !== y[i]) return false;
-  }
-}
-
 /** The topics an Axon of `serviceId` may publish on. */
 export function axonMayPublish(prefix: string, serviceId: string, topic: string): boolean {
   return topic === `${prefix}/discovery/${serviceId}` || topic === `${prefix}/event/${serviceId}`;
@@ -66,9 +58,12 @@ export function axonMaySubscribe(prefix: string, serviceId: string, filter: stri
   return filter === `${prefix}/command/${serviceId}`;
 }
 
-/** Anonymous (open-mode) clients: anything but the gateway's own topics. */
+/**
+ * Anonymous (open-mode) clients: anything but the gateway's own topics. A filter
+ * such as `#` is granted; deliveries on the gateway's topics are then withheld.
+ */
 export function anonymousMayUse(prefix: string, topicOrFilter: string): boolean {
-  return !filtersOverlap(topicOrFilter, `${prefix}/gateway/#`);
+  return !topicMatches(`${prefix}/gateway/#`, topicOrFilter);
 }
 
 export function createBrokerSecurity(options: BrokerSecurityOptions) {
