@@ -146,7 +146,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
 
   let messaging: Messaging;
-  const messagingHooks: MessagingHooks = {};
+  const messagingHooks: MessagingHooks = { security: { isOpen: () => access.isOpen(), agents } };
   try {
     progress(config.MQTT_URL ? 'connecting to the MQTT broker' : `starting the embedded MQTT broker on ${config.HOST}:${config.MQTT_PORT}`);
     messaging = await startMessaging(config, logger, messagingHooks);

@@ -14,6 +14,8 @@ export interface TestAxonOptions {
   clean?: boolean;
   shape?: 'v1' | 'mvp';
   tenant?: string;
+  /** MQTT user name (the service id) and password (its agent secret); anonymous without. */
+  credentials?: { username: string; password: string };
   /** Called for each command; may publish events through `axon.event`. */
   respond?: (command: Command, axon: TestAxon) => Promise<void> | void;
 }
@@ -69,6 +71,7 @@ export async function startTestAxon(options: TestAxonOptions): Promise<TestAxon>
     clean: options.clean ?? false,
     reconnectPeriod: 100,
     protocolVersion: 4,
+    ...options.credentials,
   });
   const commands: Command[] = [];
   const waiters = new Set<() => void>();

@@ -11,6 +11,10 @@ import { freePort } from './process.js';
 export interface PrivateMosquitto {
   url: string;
   port: number;
+  /** Its scratch directory (configuration, password file, log). */
+  dir: string;
+  /** SIGHUP: Mosquitto reads its password and ACL files again. */
+  reload(): void;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -26,13 +30,21 @@ const portOpen = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
-export async function startMosquitto(): Promise<PrivateMosquitto> {
+export interface MosquittoOptions {
+  /** The configuration instead of the test fixture's; {{PORT}} and {{DIR}} are filled in. */
+  config?: string;
+  /** Files to write into the scratch directory before starting (name → content). */
+  files?: Record<string, string>;
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<PrivateMosquitto> {
   const dir = await mkdtemp(path.join(tmpdir(), 'synapse-mosquitto-'));
   // Started as root, Mosquitto drops to its own user: it must be able to write its
   // persistence file (sessions survive restarts only then) and its log here.
   await chmod(dir, 0o777);
   const port = await freePort();
-  const template = await readFile(new URL('../fixtures/mosquitto.test.conf', import.meta.url), 'utf8');
+  const template = options.config ?? (await readFile(new URL('../fixtures/mosquitto.test.conf', import.meta.url), 'utf8'));
+  for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), content, { mode: 0o644 });
   const confPath = path.join(dir, 'mosquitto.conf');
   await writeFile(confPath, template.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir));
   let child: ChildProcess | undefined;
@@ -57,6 +69,8 @@ export async function startMosquitto(): Promise<PrivateMosquitto> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    dir,
+    reload: () => child?.kill('SIGHUP'),
     start,
     stop,
     async close() {

@@ -3,7 +3,7 @@
 // user name; the secret (`sga_…`) is the MQTT password. A credential binds its
 // service to a tenant: the catalogue files the service's snapshots under it.
 import { pbkdf2Sync } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { agentCredentials, services } from '../db/schema.js';
 import { fail, ok, type Result } from '../errors.js';
@@ -130,7 +130,15 @@ export function createAgentStore(options: AgentStoreOptions) {
     return rows.map(info);
   }
 
-  return { create, verify, identify, revoke, list, tenantOf };
+  /** The ids among `ids` that are revoked or gone (the MQTT broker drops their live connections). */
+  async function revokedAmong(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.select({ id: agentCredentials.id, revokedAt: agentCredentials.revokedAt }).from(agentCredentials).where(inArray(agentCredentials.id, [...ids]));
+    const active = new Set(rows.filter((r) => r.revokedAt === null).map((r) => r.id));
+    return ids.filter((id) => !active.has(id));
+  }
+
+  return { create, verify, identify, revoke, list, tenantOf, revokedAmong };
 }
 
 export type AgentStore = ReturnType<typeof createAgentStore>;

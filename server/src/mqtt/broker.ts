@@ -3,8 +3,17 @@
 // created with no-delay: with Nagle on, every QoS 1 round trip costs ~44 ms.
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
 import type { Logger } from '../observability/logger.js';
+import type { BrokerSecurity } from './acl.js';
+
+/**
+ * Where a refused publish goes: nobody subscribes to it (clients may not), so the
+ * publish is acknowledged and dropped, as Mosquitto does. Refusing with an error
+ * would make aedes close the connection, and an Axon's client would send the same
+ * unacknowledged QoS 1 publish again after reconnecting, forever.
+ */
+export const REFUSED_TOPIC = '$synapse/refused';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -16,6 +25,8 @@ export interface EmbeddedBrokerOptions {
    * without acknowledging, so it publishes again after reconnecting.
    */
   beforeAck?: { filter: (topic: string) => boolean; handle: (topic: string, payload: Buffer) => Promise<void> };
+  /** Authentication and the per-client ACL (acl.ts); without it every client may do anything. */
+  security?: BrokerSecurity;
 }
 
 export interface EmbeddedBroker {
@@ -26,6 +37,8 @@ export interface EmbeddedBroker {
   onSubscribe(listener: () => void): () => void;
   /** True when some session (live or persisted) subscribes to a topic matching `topic`. */
   hasSubscriber(topic: string): Promise<boolean>;
+  /** The clients connected now. */
+  clients(): Client[];
   /** Stops accepting and drops every client; sessions are kept for `start()`. */
   stop(): Promise<void>;
   /** Starts again on the same port, with the same sessions. */
@@ -40,7 +53,7 @@ export class BrokerStartError extends Error {
 type Persistence = { subscriptionsByTopic(topic: string): Promise<unknown[]> | unknown };
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-  const { logger } = options;
+  const { logger, security } = options;
   const { default: createPersistence } = (await import('aedes-persistence')) as unknown as { default: () => Persistence };
   // One persistence for the life of the process: a stop/start keeps sessions
   // and queued QoS 1 messages, as a real broker with persistence would.
@@ -51,7 +64,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       persistence,
       drainTimeout: 30_000,
       heartbeatInterval: 60_000,
+      ...(security ? securityHooks(security) : {}),
       authorizePublish: (client, packet, callback) => {
+        if (security && !security.mayPublish(client, packet.topic)) {
+          packet.topic = REFUSED_TOPIC;
+          packet.retain = false;
+          return callback(null);
+        }
         const hook = options.beforeAck;
         if (!client || !hook || !hook.filter(packet.topic)) return callback(null);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -134,6 +153,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const clients = Object.values((aedes as unknown as { clients: Record<string, { subscriptions?: Record<string, unknown> }> }).clients);
       return clients.some((c) => Object.keys(c.subscriptions ?? {}).some((filter) => topicMatches(filter, topic)));
     },
+    clients() {
+      return Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+    },
     stop,
     async start() {
       if (server) return;
@@ -142,6 +164,21 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     close: stop,
   } as EmbeddedBroker;
+}
+
+/** aedes hooks for authentication and the subscribe/forward ACL (publish is checked with the event hook above). */
+function securityHooks(security: BrokerSecurity): Pick<AedesOptions, 'authenticate' | 'authorizeSubscribe' | 'authorizeForward'> {
+  return {
+    authenticate: (client, username, password, done) => {
+      void security.authenticate(client, username, password).then((outcome) => {
+        if (outcome.ok) return done(null, true);
+        done(Object.assign(new Error(outcome.reason), { returnCode: outcome.code }), false);
+      });
+    },
+    // null: a failure code (0x80) in the SUBACK; the connection stays.
+    authorizeSubscribe: (client, subscription, done) => (security.maySubscribe(client, subscription.topic) ? done(null, subscription) : done(null, null)),
+    authorizeForward: (client, packet) => (security.mayReceive(client, packet.topic) ? packet : null),
+  };
 }
 
 /** MQTT topic filter matching (`+` one level, `#` the rest; `$` topics only match filters that name them). */

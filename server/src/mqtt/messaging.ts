@@ -7,6 +7,7 @@ import type { GatewayConfig } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { connectBus, type MqttBus } from './bus.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker.js';
+import { createBrokerSecurity, type MqttAgentCredentials } from './acl.js';
 
 export interface Messaging {
   bus: MqttBus;
@@ -35,14 +36,31 @@ export interface MessagingHooks {
    * Set once the event ingest exists.
    */
   storeEvent?: (serviceId: string, payload: Buffer) => Promise<void>;
+  /**
+   * Embedded broker only: authentication and the per-Axon ACL (acl.ts). Without
+   * it the embedded broker lets every client do anything.
+   */
+  security?: { isOpen: () => boolean; agents: MqttAgentCredentials };
 }
+
+/** How often the embedded broker drops connections no longer allowed (revoked credential, gateway secured). */
+const SWEEP_MS = 2_000;
 
 export async function startMessaging(config: GatewayConfig, logger: Logger, hooks: MessagingHooks = {}): Promise<Messaging> {
   let broker: EmbeddedBroker | undefined;
   let url = config.MQTT_URL;
+  let credentials = { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD };
+  let sweeper: NodeJS.Timeout | undefined;
+  const clientId = gatewayClientId(config);
   if (!url) {
     const eventPrefix = `${config.MQTT_TOPIC_PREFIX}/event/`;
+    const security = hooks.security
+      ? createBrokerSecurity({ prefix: config.MQTT_TOPIC_PREFIX, isOpen: hooks.security.isOpen, agents: hooks.security.agents, gatewayClientId: clientId, logger })
+      : undefined;
+    // The gateway's own client uses the broker's in-process credential; MQTT_USERNAME/MQTT_PASSWORD are for an external broker.
+    if (security) credentials = security.gatewayCredential;
     broker = await startEmbeddedBroker({
+      ...(security ? { security } : {}),
       host: config.HOST,
       port: config.MQTT_PORT,
       logger,
@@ -59,17 +77,25 @@ export async function startMessaging(config: GatewayConfig, logger: Logger, hook
       },
     });
     url = broker.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://127.0.0.1:');
+    if (security) {
+      const running = broker;
+      sweeper = setInterval(() => {
+        security.sweep(running.clients()).catch((error: unknown) => logger.warn({ err: String(error) }, 'mqtt credential sweep failed; retrying'));
+      }, SWEEP_MS);
+      sweeper.unref();
+    }
   }
   let bus: MqttBus;
   try {
     bus = await connectBus({
       url,
-      clientId: gatewayClientId(config),
+      clientId,
       logger,
-      username: config.MQTT_USERNAME,
-      password: config.MQTT_PASSWORD,
+      username: credentials.username,
+      password: credentials.password,
     });
   } catch (error) {
+    clearInterval(sweeper);
     await broker?.close();
     throw error;
   }
@@ -94,6 +120,7 @@ export async function startMessaging(config: GatewayConfig, logger: Logger, hook
     broker,
     brokerUrl: broker ? broker.url : url,
     async close() {
+      clearInterval(sweeper);
       await bus.close().catch(() => {});
       await broker?.close();
     },

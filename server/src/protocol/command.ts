@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { isActionId, isServiceId, isTraceId, isUuidV7 } from './ids.js';
-import { findNul, isPlainObject, jsonByteSize, NUL_MESSAGE } from './json.js';
+import { findUnstorableString, isPlainObject, jsonByteSize, UNSTORABLE_MESSAGE } from './json.js';
 import { err, ok, type Result } from './result.js';
 import {
   ENVELOPE_SCHEMA_VERSION,
@@ -233,8 +233,8 @@ export interface ParsedCommand {
  */
 export function parseCommandEnvelope(body: unknown): Result<ParsedCommand, CommandErrorCode> {
   if (!isPlainObject(body)) return invalid('', 'a command envelope must be a JSON object');
-  const nul = findNul(body);
-  if (nul !== null) return invalid(nul, `${nul}: ${NUL_MESSAGE}`);
+  const nul = findUnstorableString(body);
+  if (nul !== null) return invalid(nul, `${nul}: ${UNSTORABLE_MESSAGE}`);
   const version = body.schemaVersion;
   if (typeof version !== 'string') {
     return invalid('schemaVersion', version === undefined ? 'schemaVersion: is required' : 'schemaVersion: must be a string');

@@ -13,8 +13,8 @@ import {
   parseJsonObjectBytes,
   utf8Length,
   type JsonObject,
-  findNul,
-  NUL_MESSAGE,
+  findUnstorableString,
+  UNSTORABLE_MESSAGE,
 } from './json.js';
 import { err, joinPath, ok, type Result } from './result.js';
 
@@ -603,8 +603,8 @@ export function parseDiscoverySnapshot(
   // 1. One JSON object.
   if (!isPlainObject(payload)) return fail('not_object', '', 'a snapshot must be a JSON object');
   const obj = payload;
-  const nul = findNul(obj);
-  if (nul !== null) return fail('invalid_json', nul, `${nul}: ${NUL_MESSAGE}`);
+  const nul = findUnstorableString(obj);
+  if (nul !== null) return fail('invalid_json', nul, `${nul}: ${UNSTORABLE_MESSAGE}`);
 
   // 2. Legacy token, before anything else is revealed.
   const expected = opts.legacyAxonToken;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { isTraceId, isUuid } from './ids.js';
-import { findNul, isPlainObject, jsonByteSize, NUL_MESSAGE, parseJsonObjectBytes, type JsonBytesErrorCode } from './json.js';
+import { findUnstorableString, isPlainObject, jsonByteSize, UNSTORABLE_MESSAGE, parseJsonObjectBytes, type JsonBytesErrorCode } from './json.js';
 import { err, ok, type Result } from './result.js';
 import {
   ENVELOPE_SCHEMA_VERSION,
@@ -158,8 +158,8 @@ const invalid = (path: string, message: string) => err('invalid_event' as const,
  */
 export function parseEventEnvelope(body: unknown, opts: ParseEventOptions = {}): Result<NormalisedEvent, EventErrorCode> {
   if (!isPlainObject(body)) return invalid('', 'an event envelope must be a JSON object');
-  const nul = findNul(body);
-  if (nul !== null) return invalid(nul, `${nul}: ${NUL_MESSAGE}`);
+  const nul = findUnstorableString(body);
+  if (nul !== null) return invalid(nul, `${nul}: ${UNSTORABLE_MESSAGE}`);
   if (body.specversion !== '1.0') return invalid('specversion', 'specversion: must be "1.0"');
   const version = body.aionixSchemaVersion;
   if (typeof version !== 'string') {

@@ -74,6 +74,11 @@ describe('parseJsonObjectBytes', () => {
     ['bad UTF-8', new Uint8Array([0xc0, 0x80]), 100, 'invalid_utf8'],
     ['trailing garbage', enc.encode('{} x'), 100, 'invalid_json'],
     ['array', enc.encode('[{}]'), 100, 'not_object'],
+    ['a NUL escape in a value (the database refuses it)', enc.encode('{"a":{"b":["x\\u0000"]}}'), 100, 'invalid_json'],
+    ['a NUL escape in a key', enc.encode('{"a\\u0000":1}'), 100, 'invalid_json'],
+    ['an unpaired surrogate', enc.encode('{"a":"\\uD800"}'), 100, 'invalid_json'],
+    ['a surrogate pair', enc.encode('{"a":"\\ud83d\\ude00"}'), 100, null],
+    ['an escaped backslash before u0000', enc.encode('{"a":"\\\\u0000"}'), 100, null],
   ])('%s', (_name, buf, max, code) => {
     const r = parseJsonObjectBytes(buf, max);
     if (code === null) expect(r.ok).toBe(true);

@@ -147,31 +147,43 @@ export function parseJsonObjectBytes(
     return err('invalid_json', '', 'payload is not a single JSON value');
   }
   if (!isPlainObject(parsed)) return err('not_object', '', 'payload must be a JSON object');
+  // Only escapes can smuggle these in (strict UTF-8 has already excluded raw ones).
+  if (MAYBE_UNSTORABLE.test(text.value)) {
+    const path = unstorableStringPath(parsed);
+    if (path !== null) return err('invalid_json', path, 'strings may not contain U+0000 or unpaired surrogates (\\u0000, \\ud800…): the database cannot store them');
+  }
   return ok(parsed);
 }
 
+const MAYBE_UNSTORABLE = /\\u(0000|d[89a-f])/i;
+
 /**
- * The path of the first string (value or key) holding a NUL character, or null.
- * Postgres text and jsonb cannot store U+0000, so such input is refused at the
- * edge with a typed error instead of failing inside a transaction.
+ * The path of the first string (value or key) holding U+0000 or an unpaired
+ * surrogate, which Postgres text and jsonb refuse; null when there is none.
  */
-export function findNul(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(value)' : null;
-  if (typeof value !== 'object' || value === null) return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], path ? `${path}.${i}` : String(i));
-      if (found !== null) return found;
+export function unstorableStringPath(value: unknown): string | null {
+  const bad = (s: string) => s.includes('\u0000') || !s.isWellFormed();
+  const stack: Array<[unknown, string]> = [[value, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (bad(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push([item, `${path}[${i}]`]));
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [key, item] of Object.entries(v)) {
+        if (bad(key)) return path;
+        stack.push([item, path ? `${path}.${key}` : key]);
+      }
     }
-    return null;
-  }
-  for (const [key, member] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
-    if (key.includes('\u0000')) return at;
-    const found = findNul(member, at);
-    if (found !== null) return found;
   }
   return null;
 }
 
-export const NUL_MESSAGE = 'contains a NUL character (\\u0000), which cannot be stored';
+/** Where `value` holds a string Postgres cannot store ('(value)' for the value itself), or null. */
+export function findUnstorableString(value: unknown): string | null {
+  const path = unstorableStringPath(value);
+  return path === null ? null : path || '(value)';
+}
+
+export const UNSTORABLE_MESSAGE = 'contains a NUL character (\\u0000) or an unpaired surrogate, which cannot be stored';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { fail, ok, type Result } from '../errors.js';
-import { canonicalJson, COMMAND_LIMITS, isActionId, isServiceId, jsonByteSize, findNul, NUL_MESSAGE } from '../protocol/index.js';
+import { canonicalJson, COMMAND_LIMITS, isActionId, isServiceId, jsonByteSize, findUnstorableString, UNSTORABLE_MESSAGE } from '../protocol/index.js';
 
 export const TRIGGER_LIMITS = {
   maxWaitMs: 30_000,
@@ -56,8 +56,8 @@ export function validateTrigger(raw: Record<string, unknown>, now: number): Resu
   const input = raw.input === undefined ? null : raw.input;
   const size = jsonByteSize(input);
   if (!size.ok) return fail('invalid_input', 'input', 'input must be JSON');
-  const nul = findNul(input);
-  if (nul !== null) return fail('invalid_input', 'input', `input.${nul}: ${NUL_MESSAGE}`);
+  const nul = findUnstorableString(input);
+  if (nul !== null) return fail('invalid_input', 'input', `input.${nul}: ${UNSTORABLE_MESSAGE}`);
   if (size.value > TRIGGER_LIMITS.maxInputBytes) {
     return fail('invalid_input', 'input', `input is ${size.value} bytes; the limit is ${TRIGGER_LIMITS.maxInputBytes}`);
   }
