@@ -158,6 +158,7 @@ export function createEventIngest(options: EventIngestOptions) {
    * insert time (another transaction stored it meanwhile).
    */
   async function storeBatch(tx: Tx, events: NormalisedEvent[]): Promise<Array<IngestResult & { changed?: boolean }> | null> {
+    for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
     const locked = await tx
       .select({ ...getTableColumns(runs), txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })

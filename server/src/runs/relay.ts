@@ -196,6 +196,7 @@ export function createRelay(options: RelayOptions) {
         }
         dispatched.push({ runId: row.runId, envelope: event.value });
       }
+      for (const tenant of new Set(dispatched.map((d) => d.envelope.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
       // Sent rows and the first statement of the appends travel together.
       const [, appended] = await Promise.all([
         tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id))),
