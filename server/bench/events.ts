@@ -734,8 +734,11 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   const config = parsed.config;
   let roundTripMs: number | null = null;
   const fd = openSync(process.env.BENCH_LOG_FILE || os.devNull, 'w');
+  let logOpen = true;
   const logger = createLogger(config.LOG_LEVEL, {
     write(line: string) {
+      // A closing MQTT client may still log after the gateway closed.
+      if (!logOpen) return;
       writeSync(fd, line);
       if (line.includes('roundTripMs')) roundTripMs = (JSON.parse(line) as { roundTripMs: number }).roundTripMs;
     },
@@ -891,6 +894,7 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   await ask(ctx.axon, { type: 'stop' });
   await gateway.close();
   state.gateway = undefined;
+  logOpen = false;
   closeSync(fd);
   if (state.mosquitto) {
     await state.mosquitto.close();

@@ -42,7 +42,8 @@
  *
  * Knobs (environment): BENCH_CLIENTS (32), BENCH_DURATION_S (10),
  * BENCH_WARMUP_S (2), BENCH_PROBE_S (3; the 1-client latency run, 0 skips it),
- * BENCH_PGLITE (1), BENCH_LOG_LEVEL (info: the product default, written to the
+ * BENCH_PGLITE (1), BENCH_BROKERS (embedded,mosquitto: the Postgres phases),
+ * BENCH_LOG_LEVEL (info: the product default, written to the
  * null device; `silent` turns logging off), BENCH_CPU_PROFILE (a directory: a
  * V8 CPU profile of this process over each measured window). SYNAPSE_* variables
  * reach the gateway's configuration, e.g. SYNAPSE_DB_POOL_SIZE or
@@ -528,9 +529,12 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 /** A pino destination that discards every line after looking for the start-up round trip. */
 function discardingDestination(onRoundTrip: (ms: number, slow: boolean) => void): { destination: DestinationStream; close(): void } {
   const fd = openSync(os.devNull, 'w');
+  let open = true;
   return {
     destination: {
       write(line: string) {
+        // A closing MQTT client may still log after the gateway closed.
+        if (!open) return;
         // The same write per line as the product's stdout logger, to the null device.
         writeSync(fd, line);
         if (line.includes('roundTripMs')) {
@@ -539,7 +543,10 @@ function discardingDestination(onRoundTrip: (ms: number, slow: boolean) => void)
         }
       },
     },
-    close: () => closeSync(fd),
+    close: () => {
+      open = false;
+      closeSync(fd);
+    },
   };
 }
 
@@ -595,6 +602,8 @@ const PROBE_S = intFromEnv('BENCH_PROBE_S', 3, 0, 600);
 const WITH_PGLITE = intFromEnv('BENCH_PGLITE', 1, 0, 1) === 1;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE || undefined;
+/** The Postgres phases to run: `embedded`, `mosquitto` or both (the PGlite row is BENCH_PGLITE). */
+const BROKERS = (process.env.BENCH_BROKERS || 'embedded,mosquitto').split(',').map((b) => b.trim());
 
 /** A V8 CPU profile of this process (the gateway) over the measured window, for BENCH_CPU_PROFILE=<directory>. */
 async function startProfiler(): Promise<{ stop(name: string): Promise<string> }> {
@@ -840,8 +849,8 @@ async function main(): Promise<void> {
   });
 
   const phases: Phase[] = [
-    { broker: 'embedded aedes', database: 'postgres', baseline: true },
-    { broker: 'mosquitto', database: 'postgres', baseline: true },
+    ...(BROKERS.includes('embedded') ? [{ broker: 'embedded aedes', database: 'postgres', baseline: true } as Phase] : []),
+    ...(BROKERS.includes('mosquitto') ? [{ broker: 'mosquitto', database: 'postgres', baseline: true } as Phase] : []),
     ...(WITH_PGLITE ? [{ broker: 'embedded aedes', database: 'pglite', baseline: false } as Phase] : []),
   ];
   // A separate connection lists the benchmark database's backends for the CPU accounting.

@@ -5,7 +5,8 @@
 // while a transaction runs are batched into the next one, stored with a few
 // multi-row statements, so the database sees few large commits under load and
 // no waiting (beyond one turn) when idle. Senders are acknowledged after commit.
-import { asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -58,6 +59,25 @@ interface Pending {
 }
 
 export type EventIngest = ReturnType<typeof createEventIngest>;
+
+/**
+ * Moves a batch's runs, one row per run in the arrays (same order): one shape
+ * whatever the batch's size, so it runs as a prepared statement. Flags are
+ * 0/1 integers and JSON is text: postgres.js types an array parameter by its
+ * first element, and would declare an array of booleans a boolean.
+ */
+const updateRuns = new PgDialect().sqlToQuery(sql`
+  update ${runs} set
+    next_seq = v.next_seq, output_bytes = v.output_bytes, last_event_at = now(), updated_at = now(),
+    state = v.state, reason = v.reason,
+    output = case when v.set_output = 1 then v.output::jsonb else ${runs}.output end,
+    error = case when v.set_error = 1 then v.error::jsonb else ${runs}.error end,
+    finished_at = case when v.set_finished = 1 then now() else ${runs}.finished_at end
+  from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
+    ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
+    ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[])
+    as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
+  where ${runs}.id = v.id`);
 
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
@@ -158,28 +178,34 @@ export function createEventIngest(options: EventIngestOptions) {
    * insert time (another transaction stored it meanwhile).
    */
   async function storeBatch(tx: Tx, events: NormalisedEvent[]): Promise<Array<IngestResult & { changed?: boolean }> | null> {
+    for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
-    const locked = await tx
-      .select({ ...getTableColumns(runs), txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
-      .from(runs)
-      .where(inArray(runs.id, ids))
-      .orderBy(asc(runs.id))
-      .for('update');
+    // Both reads have one shape whatever the batch's size (arrays, not lists of
+    // parameters), so they run as prepared statements: sent together, one round
+    // trip for the two instead of two each.
+    const [locked, found] = await Promise.all([
+      tx
+        .select({ ...getTableColumns(runs), txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
+        .from(runs)
+        .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
+        .orderBy(asc(runs.id))
+        .for('update')
+        .prepare('ingest_lock_runs')
+        .execute({ ids }),
+      tx
+        .select({ source: runEvents.source, eventId: runEvents.eventId })
+        .from(runEvents)
+        .where(sql`(${runEvents.source}, ${runEvents.eventId}) in (select * from unnest(${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[]))`)
+        .prepare('ingest_stored_events')
+        .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) }),
+    ]);
     const byId = new Map<string, RunRow>();
     let now: Date | undefined;
     for (const { txNow, ...row } of locked) {
       byId.set(row.id, row);
       now = txNow;
     }
-    const keys = events.map((e) => sql`(${e.envelope.source}, ${e.envelope.id})`);
-    const existing = new Set(
-      (
-        await tx
-          .select({ source: runEvents.source, eventId: runEvents.eventId })
-          .from(runEvents)
-          .where(sql`(${runEvents.source}, ${runEvents.eventId}) in (${sql.join(keys, sql`, `)})`)
-      ).map((r) => `${r.source}\u0000${r.eventId}`),
-    );
+    const existing = new Set(found.map((r) => `${r.source}\u0000${r.eventId}`));
 
     type Planned = { kind: 'result'; result: IngestResult } | { kind: 'reject'; code: string; path: string; message: string; serviceId: string } | { kind: 'store'; values: ReturnType<typeof eventValues>; run: RunRow; changed: boolean };
     const plan: Planned[] = [];
@@ -241,27 +267,34 @@ export function createEventIngest(options: EventIngestOptions) {
     const toStore = plan.filter((p): p is Extract<Planned, { kind: 'store' }> => p.kind === 'store');
     const stored = new Map<string, RunEventRow>();
     if (toStore.length > 0) {
-      const rows = await tx
-        .insert(runEvents)
-        .values(toStore.map((p) => p.values))
-        .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
-        .returning();
+      const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+      const touchedRuns = [...touched].map(([id, flags]) => ({ run: byId.get(id)!, flags }));
+      // The runs' update has one shape (arrays) and is prepared; it goes out
+      // ahead of the insert, in the same round trip. Should the insert find an
+      // event stored meanwhile, the whole transaction rolls back (BatchConflict).
+      const [, rows] = await Promise.all([
+        tx._.session
+          .prepareQuery(updateRuns, undefined, 'ingest_update_runs', false)
+          .execute({
+            ids: touchedRuns.map((t) => t.run.id),
+            nextSeqs: touchedRuns.map((t) => t.run.nextSeq),
+            outputBytes: touchedRuns.map((t) => t.run.outputBytes),
+            states: touchedRuns.map((t) => t.run.state),
+            reasons: touchedRuns.map((t) => t.run.reason),
+            setOutputs: touchedRuns.map((t) => (t.flags.setOutput ? 1 : 0)),
+            outputs: touchedRuns.map((t) => json(t.run.output)),
+            setErrors: touchedRuns.map((t) => (t.flags.setError ? 1 : 0)),
+            errors: touchedRuns.map((t) => json(t.run.error)),
+            setFinished: touchedRuns.map((t) => (t.flags.setFinished ? 1 : 0)),
+          }),
+        tx
+          .insert(runEvents)
+          .values(toStore.map((p) => p.values))
+          .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
+          .returning(),
+      ]);
       if (rows.length !== toStore.length) throw new BatchConflict();
       for (const row of rows) stored.set(`${row.source}\u0000${row.eventId}`, row);
-      const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-      const updates = [...touched].map(([id, flags]) => {
-        const run = byId.get(id)!;
-        return sql`(${id}, ${run.nextSeq}::integer, ${run.outputBytes}::bigint, ${run.state}, ${run.reason}::text, ${flags.setOutput}::boolean, ${json(run.output)}::jsonb, ${flags.setError}::boolean, ${json(run.error)}::jsonb, ${flags.setFinished}::boolean)`;
-      });
-      await tx.execute(sql`
-        update ${runs} set
-          next_seq = v.next_seq, output_bytes = v.output_bytes, last_event_at = now(), updated_at = now(),
-          state = v.state, reason = v.reason,
-          output = case when v.set_output then v.output else ${runs}.output end,
-          error = case when v.set_error then v.error else ${runs}.error end,
-          finished_at = case when v.set_finished then now() else ${runs}.finished_at end
-        from (values ${sql.join(updates, sql`, `)}) as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
-        where ${runs}.id = v.id`);
     }
 
     const results: Array<IngestResult & { changed?: boolean }> = [];

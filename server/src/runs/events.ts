@@ -15,7 +15,13 @@ export type Executor = Database | Tx;
  * Runs inside the transaction that stored an event (for example to enqueue
  * webhook deliveries through the outbox): it commits or rolls back with it.
  */
-export type StoredEventHook = (tx: Tx, event: RunEventRow, run: RunRow) => Promise<void>;
+export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Promise<void>) & {
+  /**
+   * Optional: starts the hook's reads for a tenant's events in `tx` now, so
+   * they travel with the transaction's first statements instead of after them.
+   */
+  prefetch?: (tx: Tx, tenant: string) => void;
+};
 
 export interface AppendEvent {
   shortType: EventShortType;

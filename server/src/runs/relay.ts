@@ -51,17 +51,20 @@ interface DispatchedEvent {
 async function appendDispatched(tx: Tx, items: DispatchedEvent[]): Promise<Array<AppendResult | null>> {
   const reason = 'command published';
   if (items.length === 0) return [];
-  if (items.length === 1 || new Set(items.map((i) => i.runId)).size !== items.length) {
+  if (new Set(items.map((i) => i.runId)).size !== items.length) {
     const results: Array<AppendResult | null> = [];
     for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
     return results;
   }
+  // One shape whatever the batch's size (an array parameter): a prepared statement, one round trip.
   const locked = await tx
     .select()
     .from(runs)
-    .where(inArray(runs.id, items.map((i) => i.runId)))
+    .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
     .orderBy(asc(runs.id))
-    .for('update');
+    .for('update')
+    .prepare('relay_lock_runs')
+    .execute({ ids: items.map((i) => i.runId) });
   const current = new Map(locked.map((run) => [run.id, run]));
   const plans = items.flatMap((item) => {
     const run = current.get(item.runId);
@@ -196,9 +199,15 @@ export function createRelay(options: RelayOptions) {
         }
         dispatched.push({ runId: row.runId, envelope: event.value });
       }
+      for (const tenant of new Set(dispatched.map((d) => d.envelope.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
       // Sent rows and the first statement of the appends travel together.
       const [, appended] = await Promise.all([
-        tx.update(outbox).set({ sentAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, rows.map((r) => r.id))),
+        tx
+          .update(outbox)
+          .set({ sentAt: sql`now()`, claimedUntil: null })
+          .where(sql`${outbox.id} = any(${sql.placeholder('ids')}::bigint[])`)
+          .prepare('relay_mark_sent')
+          .execute({ ids: rows.map((r) => r.id) }),
         appendDispatched(tx, dispatched),
       ]);
       for (const result of appended) {

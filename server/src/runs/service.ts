@@ -222,6 +222,7 @@ export function createRunService(options: RunServiceOptions) {
             .where(and(eq(idempotencyKeys.tenant, tenant), eq(idempotencyKeys.key, req.idempotencyKey)));
         }
       }
+      options.onStoredInTx?.prefetch?.(tx, tenant);
       // The run, its first event and the command are sent together (pipelined
       // on the transaction's connection) as named prepared statements: one
       // round trip, where unprepared statements with parameters cost two each

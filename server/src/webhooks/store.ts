@@ -2,6 +2,7 @@
 // operations, and the hook that enqueues deliveries inside the transaction that
 // stores a run event (so a delivery exists exactly when its event does).
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../db/schema.js';
 import { fail, notFound, ok, type Result } from '../errors.js';
@@ -48,20 +49,36 @@ export function createWebhookStore(options: WebhookStoreOptions) {
 
   /** Runs inside the transaction that stores a run event; enqueues one delivery per matching endpoint, and Stepflow's. */
   // One lookup per transaction and tenant: a batch of events stored together
-  // reads the tenant's endpoints once.
-  const endpointsByTx = new WeakMap<object, Map<string, Promise<Array<{ id: string; eventTypes: string[] }>>>>();
+  // reads the tenant's endpoints once. The statement is built once and runs as a
+  // named prepared statement: one round trip that can travel pipelined with the
+  // transaction's other statements (an unprepared one is described first, a
+  // second round trip that nothing may follow).
+  const endpointsOfTenant = {
+    query: db
+      .select({ id: webhookEndpoints.id, eventTypes: webhookEndpoints.eventTypes })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.tenant, sql.placeholder('tenant')))
+      // The lock the foreign key takes anyway, taken first: an endpoint deleted
+      // meanwhile is skipped instead of failing the transaction that stores the event.
+      .for('key share')
+      .toSQL(),
+    fields: [
+      { path: ['id'], field: webhookEndpoints.id },
+      { path: ['eventTypes'], field: webhookEndpoints.eventTypes },
+    ] as SelectedFieldsOrdered,
+  };
+  type Endpoints = Array<{ id: string; eventTypes: string[] }>;
+  const endpointsByTx = new WeakMap<object, Map<string, Promise<Endpoints>>>();
   function tenantEndpoints(tx: Parameters<StoredEventHook>[0], tenant: string) {
     let perTenant = endpointsByTx.get(tx);
     if (!perTenant) endpointsByTx.set(tx, (perTenant = new Map()));
     let found = perTenant.get(tenant);
     if (!found) {
-      found = tx
-        .select({ id: webhookEndpoints.id, eventTypes: webhookEndpoints.eventTypes })
-        .from(webhookEndpoints)
-        .where(eq(webhookEndpoints.tenant, tenant))
-        // The lock the foreign key takes anyway, taken first: an endpoint deleted
-        // meanwhile is skipped instead of failing the transaction that stores the event.
-        .for('key share') as Promise<Array<{ id: string; eventTypes: string[] }>>;
+      found = tx._.session
+        .prepareQuery<{ execute: Endpoints; all: unknown; values: unknown }>(endpointsOfTenant.query, endpointsOfTenant.fields, 'webhook_endpoints_of_tenant', true)
+        .execute({ tenant });
+      // A prefetch whose transaction fails before the hook runs is never awaited.
+      found.catch(() => {});
       perTenant.set(tenant, found);
     }
     return found;
@@ -111,6 +128,9 @@ export function createWebhookStore(options: WebhookStoreOptions) {
         .returning({ id: webhookDeliveries.id });
       if (rows.length > 0) enqueued = true;
     }
+  };
+  onStoredInTx.prefetch = (tx, tenant) => {
+    void tenantEndpoints(tx, tenant);
   };
 
   /**
