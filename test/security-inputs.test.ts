@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAxon, type TestAxon } from './helpers/axon.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { wsClient } from './helpers/subscribe.js';
 import { eventually } from './helpers/wait.js';
 
 let gw: TestGateway;
@@ -69,35 +70,68 @@ describe('SQL-looking strings are data', () => {
   });
 });
 
-describe('NUL bytes are refused with a typed error, nothing stored', () => {
-  // [row, expected code, attempt]: each field answers with its own typed code.
-  const rows: Array<[string, string, () => Promise<{ code: unknown; status?: number }>]> = [];
-  for (const text of NUL) {
-    rows.push(
-      [`GraphQL createActionDefinition title ${JSON.stringify(text)}`, 'invalid_title', async () => ({ code: (await gw.gql<{ createActionDefinition: { code: string } }>(CREATE, { input: { title: text, kind: 'command', spec: { cmd: 'ls' } } })).data?.createActionDefinition.code })],
-      [`GraphQL createActionDefinition spec ${JSON.stringify(text)}`, 'invalid_prompt', async () => ({ code: (await gw.gql<{ createActionDefinition: { code: string } }>(CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } })).data?.createActionDefinition.code })],
-      [`GraphQL triggerAction input ${JSON.stringify(text)}`, 'invalid_input', async () => ({ code: (await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } })).data?.triggerAction.code })],
-      [`GraphQL triggerAction idempotencyKey ${JSON.stringify(text)}`, 'invalid_idempotency_key', async () => ({ code: (await gw.gql<{ triggerAction: { code: string } }>(TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } })).data?.triggerAction.code })],
-      [`GraphQL createWebhook url ${JSON.stringify(text)}`, 'invalid_url', async () => ({ code: (await gw.gql<{ createWebhook: { code: string } }>('mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { ... on Error { code } } }', { u: `http://127.0.0.1:9/${text}` })).data?.createWebhook.code })],
-      [`GraphQL createApiKey name ${JSON.stringify(text)}`, 'invalid_name', async () => ({ code: (await gw.gql<{ createApiKey: { code: string } }>('mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { ... on Error { code } } }', { n: text })).data?.createApiKey.code })],
-      [`GraphQL setActionConfig yaml ${JSON.stringify(text)}`, 'invalid_action_config', async () => ({ code: (await gw.gql<{ setActionConfig: { code: string } }>('mutation ($y: String!) { setActionConfig(yaml: $y) { ... on Error { code } } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` })).data?.setActionConfig.code })],
-      [`REST POST /api/actions title ${JSON.stringify(text)}`, 'invalid_title', async () => {
-        const res = await gw.rest('POST', '/api/actions', { title: text, kind: 'command', spec: { cmd: 'ls' } });
-        return { code: res.body.error, status: res.status };
-      }],
-      [`REST trigger body input ${JSON.stringify(text)}`, 'invalid_input', async () => {
-        const res = await gw.rest('POST', `/api/v1/services/${serviceId}/actions/restart`, { input: { note: text } });
-        return { code: res.body.error, status: res.status };
-      }],
+describe('NUL bytes and unpaired surrogates are refused with a typed error, nothing stored', () => {
+  const BAD = [...NUL, 'lone \ud800 surrogate'];
+  // GraphQL: every string argument, as a variable or a literal, over HTTP and graphql-ws: invalid_text before any resolver runs.
+  const graphqlRows: Array<[string, string, Record<string, unknown>]> = [];
+  for (const text of BAD) {
+    const t = JSON.stringify(text);
+    graphqlRows.push(
+      [`createActionDefinition title ${t}`, CREATE, { input: { title: text, kind: 'command', spec: { cmd: 'ls' } } }],
+      [`createActionDefinition spec ${t}`, CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } }],
+      [`triggerAction input ${t}`, TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } }],
+      [`triggerAction idempotencyKey ${t}`, TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } }],
+      [`createWebhook url ${t}`, 'mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { __typename } }', { u: `http://127.0.0.1:9/${text}` }],
+      [`createApiKey name ${t}`, 'mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { __typename } }', { n: text }],
+      [`setActionConfig yaml ${t}`, 'mutation ($y: String!) { setActionConfig(yaml: $y) { __typename } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` }],
+      [`runs serviceId ${t}`, 'query ($s: String) { runs(serviceId: $s) { nodes { id } } }', { s: text }],
+      [`service id ${t}`, 'query ($id: ID!) { service(id: $id) { id } }', { id: text }],
+      [`webhookDeliveries webhookId ${t}`, 'query ($id: ID) { webhookDeliveries(webhookId: $id) { id } }', { id: text }],
+      [`runEvents runId ${t}`, 'subscription ($id: ID!) { runEvents(runId: $id) { seq } }', { id: text }],
     );
   }
 
-  it.each(rows)('%s → %s', async (_label, code, attempt) => {
+  it.each(graphqlRows)('GraphQL %s → invalid_text over HTTP and graphql-ws', async (_label, query, variables) => {
     const before = await counts();
     const commands = axon.commands.length;
-    const outcome = await attempt();
-    expect(outcome.code).toBe(code);
-    if (outcome.status !== undefined) expect(outcome.status).toBe(400);
+    const http = await gw.gql(query, variables);
+    expect(http.errors?.[0]?.extensions?.code).toBe('invalid_text');
+    expect(http.errors?.[0]?.extensions?.field).toMatch(/^\$/);
+    expect(http.data ?? null).toBeNull();
+    const ws = wsClient(gw.url);
+    const overWs = await new Promise<unknown>((resolve) => {
+      ws.subscribe({ query, variables }, { next: (value) => resolve(value), error: (error) => resolve(error), complete: () => resolve(null) });
+    });
+    await ws.dispose();
+    expect(JSON.stringify(overWs)).toContain('invalid_text');
+    expect(await counts()).toEqual(before);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(axon.commands.length).toBe(commands);
+  });
+
+  it.each(BAD)('a string literal %j in the document is refused too', async (text) => {
+    const literal = JSON.stringify(text);
+    const res = await gw.gql(`mutation { createActionDefinition(input: { title: ${literal}, kind: "command", spec: { cmd: "ls" } }) { __typename } }`);
+    // graphql-js's lexer already refuses a lone surrogate escape; NUL escapes parse and meet the rule.
+    expect(res.errors?.[0]?.extensions?.code).toBe(text.isWellFormed() ? 'invalid_text' : 'GRAPHQL_PARSE_FAILED');
+    expect(res.data ?? null).toBeNull();
+  });
+
+  // REST: each field answers with its own typed code, 400.
+  const restRows: Array<[string, string, () => Promise<{ status: number; body: Record<string, unknown> }>]> = [];
+  for (const text of BAD) {
+    restRows.push(
+      [`POST /api/actions title ${JSON.stringify(text)}`, 'invalid_title', () => gw.rest('POST', '/api/actions', { title: text, kind: 'command', spec: { cmd: 'ls' } })],
+      [`trigger body input ${JSON.stringify(text)}`, 'invalid_input', () => gw.rest('POST', `/api/v1/services/${serviceId}/actions/restart`, { input: { note: text } })],
+    );
+  }
+
+  it.each(restRows)('REST %s → 400 %s', async (_label, code, attempt) => {
+    const before = await counts();
+    const commands = axon.commands.length;
+    const res = await attempt();
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe(code);
     expect(await counts()).toEqual(before);
     await new Promise((r) => setTimeout(r, 20));
     expect(axon.commands.length).toBe(commands);
@@ -105,7 +139,7 @@ describe('NUL bytes are refused with a typed error, nothing stored', () => {
 });
 
 describe('path traversal in cwd', () => {
-  it.each(['../', '../../etc', '/etc', 'sub/../../outside', 'escape', 'escape/deeper', '..\\..\\windows', 'sub/\u0000'])('cwd %j is refused over GraphQL and REST', async (cwd) => {
+  it.each(['../', '../../etc', '/etc', 'sub/../../outside', 'escape', 'escape/deeper', '..\\..\\windows'])('cwd %j is refused over GraphQL and REST', async (cwd) => {
     const before = await counts();
     const graphql = await gw.gql<{ createActionDefinition: { code: string; field: string } }>(CREATE, { input: { title: 't', kind: 'command', spec: { cmd: 'ls', cwd } } });
     expect(graphql.data!.createActionDefinition.code).toMatch(/^(cwd_outside_repo|invalid_cwd)$/);

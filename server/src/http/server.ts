@@ -19,6 +19,7 @@ import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
 import { usePersistedOperations } from './plugins/persisted-operations.js';
 import { type QueryLimits, useQueryLimits } from './plugins/query-limits.js';
+import { useStorableStrings } from './plugins/storable-strings.js';
 import { useTriggerRateLimit } from './plugins/trigger-rate-limit.js';
 import type { RateLimiter } from './rate-limit.js';
 import { createRouter, type RestGuard, send } from './rest/router.js';
@@ -87,6 +88,7 @@ export function createHttpServer(options: HttpOptions) {
     useCsrfPrevention(),
     usePersistedOperations(security.persisted),
     useQueryLimits(security.limits),
+    useStorableStrings(),
     ...(security.introspection ? [] : [useNoIntrospection()]),
     useTriggerRateLimit(security.triggerLimiter),
     useOperationInfo() as Plugin<Record<string, unknown>>,
