@@ -269,14 +269,20 @@ describe('HTTP', () => {
   });
 
   it('masks unexpected errors: no stack, SQL or path over any transport (the gateway log has them)', async () => {
-    // A NUL byte reaches the database, which refuses it: an unexpected error, not a typed one.
-    const request = { query: 'query Broken($s: String) { runs(serviceId: $s) { nodes { id } } }', variables: { s: 'a\u0000b' } };
-    for (const transport of TRANSPORTS) {
-      const outcome = await over(transport, hardened.url, request);
-      expect(outcome.kind === 'errors' && outcome.errors).toEqual([{ message: 'Unexpected error.', code: 'INTERNAL_SERVER_ERROR' }]);
-      expect(outcome.raw).not.toMatch(LEAKS);
+    // The database goes away under a running gateway: every query fails unexpectedly, not with a typed error.
+    const broken = await startTestGateway();
+    try {
+      await broken.gateway.database.close();
+      const request = { query: 'query Broken($s: String) { runs(serviceId: $s) { nodes { id } } }', variables: { s: 'svc' } };
+      for (const transport of TRANSPORTS) {
+        const outcome = await over(transport, broken.url, request);
+        expect(outcome.kind === 'errors' && outcome.errors).toEqual([{ message: 'Unexpected error.', code: 'INTERNAL_SERVER_ERROR' }]);
+        expect(outcome.raw).not.toMatch(LEAKS);
+      }
+      expect(JSON.stringify(broken.logs)).toMatch(/Failed query: select/);
+    } finally {
+      await broken.close().catch(() => {});
     }
-    expect(JSON.stringify(hardened.logs)).toMatch(/Failed query: select/);
   });
 
   it('answers malformed JSON with 400, masked, on GraphQL and REST', async () => {

@@ -12,11 +12,11 @@ import { eventually } from './helpers/wait.js';
 
 let gw: TestGateway;
 let axon: TestAxon;
-let serviceId: string;
+// Known before the tables below are built.
+const serviceId = `inputs-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   gw = await startTestGateway();
-  serviceId = `inputs-${randomUUID().slice(0, 8)}`;
   axon = await startTestAxon({ url: await gw.axonUrl(serviceId), prefix: gw.prefix, serviceId, actions: ['restart'] });
   await eventually(async () => (await gw.gql<{ service: unknown }>('query ($id: ID!) { service(id: $id) { id } }', { id: serviceId })).data?.service, 10_000, 'service');
 });
@@ -72,47 +72,57 @@ describe('SQL-looking strings are data', () => {
 
 describe('NUL bytes and unpaired surrogates are refused with a typed error, nothing stored', () => {
   const BAD = [...NUL, 'lone \ud800 surrogate'];
-  // GraphQL: every string argument, as a variable or a literal, over HTTP and graphql-ws: invalid_text before any resolver runs.
-  const graphqlRows: Array<[string, string, Record<string, unknown>]> = [];
+  // GraphQL, over HTTP and graphql-ws: a string argument (id, filter, name) is refused with
+  // invalid_text before any resolver runs; a field of an input object gets its own typed error.
+  const graphqlRows: Array<[string, string, string, Record<string, unknown>]> = [];
   for (const text of BAD) {
     const t = JSON.stringify(text);
     graphqlRows.push(
-      [`createActionDefinition title ${t}`, CREATE, { input: { title: text, kind: 'command', spec: { cmd: 'ls' } } }],
-      [`createActionDefinition spec ${t}`, CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } }],
-      [`triggerAction input ${t}`, TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } }],
-      [`triggerAction idempotencyKey ${t}`, TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } }],
-      [`createWebhook url ${t}`, 'mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { __typename } }', { u: `http://127.0.0.1:9/${text}` }],
-      [`createApiKey name ${t}`, 'mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { __typename } }', { n: text }],
-      [`setActionConfig yaml ${t}`, 'mutation ($y: String!) { setActionConfig(yaml: $y) { __typename } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` }],
-      [`runs serviceId ${t}`, 'query ($s: String) { runs(serviceId: $s) { nodes { id } } }', { s: text }],
-      [`service id ${t}`, 'query ($id: ID!) { service(id: $id) { id } }', { id: text }],
-      [`webhookDeliveries webhookId ${t}`, 'query ($id: ID) { webhookDeliveries(webhookId: $id) { id } }', { id: text }],
-      [`runEvents runId ${t}`, 'subscription ($id: ID!) { runEvents(runId: $id) { seq } }', { id: text }],
+      [`createActionDefinition title ${t}`, 'invalid_title', CREATE, { input: { title: text, kind: 'command', spec: { cmd: 'ls' } } }],
+      [`createActionDefinition spec ${t}`, 'invalid_prompt', CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } }],
+      [`triggerAction input ${t}`, 'invalid_input', TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } }],
+      [`triggerAction idempotencyKey ${t}`, 'invalid_idempotency_key', TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } }],
+      [`createWebhook url ${t}`, 'invalid_url', 'mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { __typename ... on Error { code } } }', { u: `http://127.0.0.1:9/${text}` }],
+      [`createApiKey name ${t}`, 'invalid_text', 'mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { __typename } }', { n: text }],
+      [`createApiKey scopes ${t}`, 'invalid_text', 'mutation ($s: [String!]!) { createApiKey(name: "x", scopes: $s) { __typename } }', { s: ['runs:read', text] }],
+      [`setActionConfig yaml ${t}`, 'invalid_text', 'mutation ($y: String!) { setActionConfig(yaml: $y) { __typename } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` }],
+      [`runs serviceId ${t}`, 'invalid_text', 'query ($s: String) { runs(serviceId: $s) { nodes { id } } }', { s: text }],
+      [`service id ${t}`, 'invalid_text', 'query ($id: ID!) { service(id: $id) { id } }', { id: text }],
+      [`cancelRun id ${t}`, 'invalid_text', 'mutation ($id: ID!) { cancelRun(id: $id) { __typename } }', { id: text }],
+      [`webhookDeliveries webhookId ${t}`, 'invalid_text', 'query ($id: ID) { webhookDeliveries(webhookId: $id) { id } }', { id: text }],
+      [`runEvents runId ${t}`, 'invalid_text', 'subscription ($id: ID!) { runEvents(runId: $id) { seq } }', { id: text }],
     );
   }
 
-  it.each(graphqlRows)('GraphQL %s → invalid_text over HTTP and graphql-ws', async (_label, query, variables) => {
+  /** The code of a GraphQL answer: the first error's, or the typed result's. */
+  const codeOf = (answer: unknown): unknown => {
+    const a = answer as { errors?: Array<{ extensions?: { code?: unknown } }>; data?: Record<string, { code?: unknown } | null> } | null;
+    return a?.errors?.[0]?.extensions?.code ?? Object.values(a?.data ?? {})[0]?.code;
+  };
+
+  it.each(graphqlRows)('GraphQL %s → %s over HTTP and graphql-ws', async (_label, code, query, variables) => {
     const before = await counts();
     const commands = axon.commands.length;
     const http = await gw.gql(query, variables);
-    expect(http.errors?.[0]?.extensions?.code).toBe('invalid_text');
-    expect(http.errors?.[0]?.extensions?.field).toMatch(/^\$/);
-    expect(http.data ?? null).toBeNull();
+    expect(codeOf(http), JSON.stringify(http)).toBe(code);
+    if (code === 'invalid_text') {
+      expect(http.errors?.[0]?.extensions?.field).toMatch(/^\$/);
+      expect(http.data ?? null).toBeNull();
+    }
     const ws = wsClient(gw.url);
     const overWs = await new Promise<unknown>((resolve) => {
-      ws.subscribe({ query, variables }, { next: (value) => resolve(value), error: (error) => resolve(error), complete: () => resolve(null) });
+      ws.subscribe({ query, variables }, { next: (value) => resolve(value), error: (error) => resolve({ errors: error }), complete: () => resolve(null) });
     });
     await ws.dispose();
-    expect(JSON.stringify(overWs)).toContain('invalid_text');
+    expect(JSON.stringify(overWs)).toContain(code);
     expect(await counts()).toEqual(before);
     await new Promise((r) => setTimeout(r, 20));
     expect(axon.commands.length).toBe(commands);
   });
 
-  it.each(BAD)('a string literal %j in the document is refused too', async (text) => {
-    const literal = JSON.stringify(text);
-    const res = await gw.gql(`mutation { createActionDefinition(input: { title: ${literal}, kind: "command", spec: { cmd: "ls" } }) { __typename } }`);
-    // graphql-js's lexer already refuses a lone surrogate escape; NUL escapes parse and meet the rule.
+  it.each(BAD)('a string literal %j as an argument is refused too', async (text) => {
+    const res = await gw.gql(`{ service(id: ${JSON.stringify(text)}) { id } }`);
+    // graphql-js's lexer already refuses a lone surrogate escape; NUL escapes parse and meet the guard.
     expect(res.errors?.[0]?.extensions?.code).toBe(text.isWellFormed() ? 'invalid_text' : 'GRAPHQL_PARSE_FAILED');
     expect(res.data ?? null).toBeNull();
   });

@@ -30,7 +30,7 @@ const WebhookInputSchema = z.object({
     .string({ error: 'url is required' })
     .trim()
     .refine((v) => Buffer.byteLength(v, 'utf8') <= WEBHOOK_LIMITS.maxUrlBytes, { message: `url is longer than ${WEBHOOK_LIMITS.maxUrlBytes} bytes` })
-    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { message: 'url must not contain control characters' })
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v) && v.isWellFormed(), { message: 'url must not contain control characters or unpaired surrogates' })
     .refine(isWebhookUrl, { message: 'url must be an absolute http:// or https:// URL without user name or password' }),
   eventTypes: z
     .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `eventTypes accepts ${WEBHOOK_EVENT_TYPES.join(', ')}` }), { error: 'eventTypes must be a list' })

@@ -1,11 +1,11 @@
 // Guards the database from strings it cannot store: a NUL character (U+0000)
-// or an unpaired surrogate in any string argument, literal or variable, is
+// or an unpaired surrogate in a string argument (an id, a filter, a name) is
 // refused with `invalid_text` before a resolver runs. Postgres text and jsonb
-// would otherwise fail inside a transaction with a masked error. A validation
-// rule and execute/subscribe hooks, so it holds on HTTP, SSE and graphql-ws.
-import { GraphQLError, type ValidationRule } from 'graphql';
+// would otherwise fail with a masked error. Input objects are left to their own
+// validators, which answer with the field's typed error (invalid_title,
+// invalid_input, …). Execute and subscribe hooks: HTTP, SSE and graphql-ws alike.
+import { type DocumentNode, GraphQLError, Kind, type ValueNode, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { unstorableStringPath } from '../../protocol/json.js';
 
 export const INVALID_TEXT = 'invalid_text';
 
@@ -13,31 +13,41 @@ const MESSAGE = 'contains a NUL character (\\u0000) or an unpaired surrogate, wh
 
 const isUnstorable = (s: string) => s.includes('\u0000') || !s.isWellFormed();
 
-export const storableStringsRule: ValidationRule = (context) => ({
-  StringValue(node) {
-    if (isUnstorable(node.value)) context.reportError(new GraphQLError(`A string literal ${MESSAGE}.`, { nodes: node, extensions: { code: INVALID_TEXT } }));
-  },
-});
+/** The first string argument (literal, variable or list of them) that cannot be stored. */
+function unstorableArgument(document: DocumentNode, variables: Record<string, unknown>): { field: string } | null {
+  let found: { field: string } | null = null;
+  const check = (value: ValueNode, name: string): void => {
+    if (found) return;
+    if (value.kind === Kind.STRING && isUnstorable(value.value)) found = { field: name };
+    else if (value.kind === Kind.LIST) for (const item of value.values) check(item, name);
+    else if (value.kind === Kind.VARIABLE) {
+      const bound = variables[value.name.value];
+      const strings = Array.isArray(bound) ? bound : [bound];
+      if (strings.some((s) => typeof s === 'string' && isUnstorable(s))) found = { field: `$${value.name.value}` };
+    }
+  };
+  visit(document, {
+    Argument(node) {
+      check(node.value, node.name.value);
+    },
+  });
+  return found;
+}
 
-function refusal(variables: unknown): GraphQLError | null {
-  if (variables === null || variables === undefined) return null;
-  const path = unstorableStringPath(variables);
-  if (path === null) return null;
-  const field = `$${path}`;
-  return new GraphQLError(`Variable ${field} ${MESSAGE}.`, { extensions: { code: INVALID_TEXT, field } });
+function refusal(document: DocumentNode, variables: unknown): GraphQLError | null {
+  const found = unstorableArgument(document, (variables ?? {}) as Record<string, unknown>);
+  if (!found) return null;
+  return new GraphQLError(`Argument ${found.field} ${MESSAGE}.`, { extensions: { code: INVALID_TEXT, field: found.field } });
 }
 
 export function useStorableStrings(): Plugin<Record<string, unknown>> {
   return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(storableStringsRule);
-    },
     onExecute({ args, setResultAndStopExecution }) {
-      const error = refusal(args.variableValues);
+      const error = refusal(args.document, args.variableValues);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const error = refusal(args.variableValues);
+      const error = refusal(args.document, args.variableValues);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
