@@ -107,6 +107,16 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
 
   /** An anonymous client that connected while the gateway was open, now that it is secured. */
   const expired = (role: MqttRole | undefined) => role?.kind === 'anonymous' && !options.isOpen();
+  /** The client's role while it may still act; an anonymous client left over from open mode is closed. */
+  const activeRole = (client: Client): MqttRole | null => {
+    const role = roles.get(client);
+    if (!role) return null;
+    if (expired(role)) {
+      client.close();
+      return null;
+    }
+    return role;
+  };
 
   return {
     /** The credential of the gateway's own client on this broker. */
@@ -128,26 +138,18 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
     /** Whether `client` may publish on `topic`; a refused publish is acknowledged and dropped. */
     mayPublish(client: Client | null, topic: string): boolean {
       // No client: a stored will of a client gone before this process started; nobody vouches for it.
-      const role = client ? roles.get(client) : undefined;
+      const role = client ? activeRole(client) : null;
       if (!client || !role) return false;
       if (role.kind === 'gateway') return true;
-      if (expired(role)) {
-        client.close();
-        return false;
-      }
       const allowed = role.kind === 'axon' ? axonMayPublish(prefix, role.serviceId, topic) : anonymousMayUse(prefix, topic);
       if (!allowed) refused(client, 'publish', topic);
       return allowed;
     },
 
     maySubscribe(client: Client, filter: string): boolean {
-      const role = roles.get(client);
+      const role = activeRole(client);
       if (!role) return false;
       if (role.kind === 'gateway') return true;
-      if (expired(role)) {
-        client.close();
-        return false;
-      }
       const allowed = role.kind === 'axon' ? axonMaySubscribe(prefix, role.serviceId, filter) : anonymousMayUse(prefix, filter);
       if (!allowed) refused(client, 'subscribe', filter);
       return allowed;
@@ -159,13 +161,9 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
      * session may date from open mode).
      */
     mayReceive(client: Client, topic: string): boolean {
-      const role = roles.get(client);
+      const role = activeRole(client);
       if (!role) return false;
       if (role.kind === 'gateway') return true;
-      if (expired(role)) {
-        client.close();
-        return false;
-      }
       return role.kind === 'axon' ? axonMaySubscribe(prefix, role.serviceId, topic) : anonymousMayUse(prefix, topic);
     },
 
