@@ -4,7 +4,7 @@
 // outcome is read back from the run's event log. The CLI's trigger and tail go
 // through the package's bin shim.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,8 @@ let axonRoot: string;
 let axonProc: ChildProcess;
 let axonLog = '';
 const serviceId = `runner-${randomUUID().slice(0, 8)}`;
+// The gateway requires keys: the CLI sends SYNAPSE_TOKEN, the Axon process its own MQTT credential.
+const KEY = randomBytes(32).toString('base64url');
 
 const run = async (id: string) => (await gw.gql<{ run: Run }>(RUN, { id })).data!.run;
 const ended = (id: string, timeoutMs = 15_000) =>
@@ -63,14 +65,14 @@ const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { SYNAPSE_URL: gw.url } });
+  const code = await main(args, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { SYNAPSE_URL: gw.url, SYNAPSE_TOKEN: KEY } });
   return { code, stdout, stderr };
 }
 
 /** Runs the `synapse` bin shim (client/bin/synapse.js) to completion. */
 function synapse(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['client/bin/synapse.js', ...args], { cwd: ROOT, env: { ...process.env, SYNAPSE_URL: gw.url, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['client/bin/synapse.js', ...args], { cwd: ROOT, env: { ...process.env, SYNAPSE_URL: gw.url, SYNAPSE_TOKEN: KEY, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -80,7 +82,8 @@ function synapse(args: string[], env: Record<string, string> = {}): Promise<{ co
 }
 
 beforeAll(async () => {
-  gw = await startTestGateway({ SYNAPSE_HEARTBEAT_TIMEOUT_S: '10' });
+  gw = await startTestGateway({ SYNAPSE_HEARTBEAT_TIMEOUT_S: '10', SYNAPSE_BOOTSTRAP_ADMIN_KEY: KEY });
+  const credential = new URL(await gw.axonUrl(serviceId));
   base = await mkdtemp(path.join(tmpdir(), 'synapse-axon-'));
   axonRoot = path.join(base, 'root');
   await mkdir(path.join(axonRoot, 'work'), { recursive: true });
@@ -114,7 +117,11 @@ process.stdin.on('end', () => {
       '--broker', gw.gateway.brokerUrl,
       '--prefix', gw.prefix,
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } },
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MQTT_USERNAME: credential.username, MQTT_PASSWORD: credential.password },
+    },
   );
   axonProc.stdout!.on('data', (c: Buffer) => (axonLog += c.toString()));
   axonProc.stderr!.on('data', (c: Buffer) => (axonLog += c.toString()));
@@ -224,6 +231,12 @@ describe('the synapse CLI (through the bin shim)', () => {
     expect(tail.code).toBe(0);
     expect(tail.stdout).toBe('hello from hello with {"n":1}\n');
     expect(tail.stderr).toContain('succeeded → succeeded');
+  });
+
+  it('is refused without the API key (exit 3, unauthenticated)', async () => {
+    const t = await synapse(['trigger', serviceId, 'hello'], { SYNAPSE_TOKEN: '' });
+    expect(t.code).toBe(3);
+    expect(t.stderr).toContain('API key');
   });
 
   it('runs a definition and reports a failure with exit code 1; refusals with 3; usage errors with 2 (main in-process)', async () => {

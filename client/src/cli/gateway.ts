@@ -29,6 +29,7 @@ export const RunQuery = graphql(`
   }
 `);
 
-export function gatewayClient(gateway: string, webSocketImpl?: unknown): GatewayClient {
-  return createGatewayClient({ url: graphqlEndpoint(gateway), ...(webSocketImpl ? { webSocketImpl } : {}), retryAttempts: 5 });
+/** `token`: the API key (env SYNAPSE_TOKEN), sent as Authorization: Bearer on HTTP and in connection_init. */
+export function gatewayClient(gateway: string, webSocketImpl?: unknown, token?: string): GatewayClient {
+  return createGatewayClient({ url: graphqlEndpoint(gateway), ...(webSocketImpl ? { webSocketImpl } : {}), ...(token ? { token } : {}), retryAttempts: 5 });
 }

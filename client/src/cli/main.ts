@@ -34,7 +34,7 @@ Examples:
   synapse trigger demo restart --wait 5000
   synapse tail <runId>
 
-Environment: SYNAPSE_URL (gateway, default http://127.0.0.1:4000),
+Environment: SYNAPSE_URL (gateway, default http://127.0.0.1:4000), SYNAPSE_TOKEN (API key),
 MQTT_URL (broker, default mqtt://127.0.0.1:1883), MQTT_TOPIC_PREFIX, MQTT_USERNAME, MQTT_PASSWORD.
 Run "synapse <command> --help" for the options of a command.
 `;

@@ -15,7 +15,7 @@ Options:
   --after <seq>      start after this event sequence number
   --json             one JSON object per event on stdout
   --poll             poll over HTTP instead of subscribing over WebSocket
-  --gateway <url>    gateway (env SYNAPSE_URL; default ${DEFAULT_GATEWAY})
+  --gateway <url>    gateway (env SYNAPSE_URL; default ${DEFAULT_GATEWAY}); API key in env SYNAPSE_TOKEN
   -h, --help
 
 Exit codes: 0 succeeded; 1 the run ended otherwise; 2 usage; 3 unknown run or gateway unreachable.
@@ -59,7 +59,7 @@ export async function tailCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const gateway = values.gateway ?? io.env.SYNAPSE_URL ?? DEFAULT_GATEWAY;
   const ws = values.poll ? undefined : await webSocketImpl();
-  const client = gatewayClient(gateway, ws);
+  const client = gatewayClient(gateway, ws, io.env.SYNAPSE_TOKEN);
   const tty = Boolean(io.stderr.isTTY);
   let barShown = false;
   let lastState: string | undefined;

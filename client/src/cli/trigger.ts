@@ -17,7 +17,7 @@ Options:
   --idempotency-key <key>   the same key and request within 24 h give the same run
   --deadline <time>         RFC 3339 time, or +<ms> from now: the Axon must not start later
   --json                    print the result as one JSON object
-  --gateway <url>           gateway (env SYNAPSE_URL; default ${DEFAULT_GATEWAY})
+  --gateway <url>           gateway (env SYNAPSE_URL; default ${DEFAULT_GATEWAY}); API key in env SYNAPSE_TOKEN
   -h, --help
 
 Exit codes: 0 succeeded (or triggered, without --wait); 1 the run ended otherwise;
@@ -77,7 +77,7 @@ export async function triggerCommand(argv: string[], io: CliIo): Promise<number>
     ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}),
   };
 
-  const client = gatewayClient(values.gateway ?? io.env.SYNAPSE_URL ?? DEFAULT_GATEWAY);
+  const client = gatewayClient(values.gateway ?? io.env.SYNAPSE_URL ?? DEFAULT_GATEWAY, undefined, io.env.SYNAPSE_TOKEN);
   try {
     const response =
       values.definition !== undefined
