@@ -89,7 +89,7 @@ async function setUpTenant(name: 'alpha' | 'beta'): Promise<Tenant> {
   await eventually(async () => (await gqlAs(gw.url, admin.secret, 'query ($id: ID!) { service(id: $id) { id } }', { id: serviceId })).data?.service?.id === serviceId, 10_000, `service ${serviceId} in the catalogue`);
   const definition = await gqlAs(gw.url, admin.secret, 'mutation { createActionDefinition(input: { title: "List", kind: "command", spec: { cmd: "ls" } }) { ... on CreateActionDefinitionSuccess { actionDefinition { id } } } }');
   const trigger = await gqlAs(gw.url, admin.secret, 'mutation ($s: String!) { triggerAction(input: { serviceId: $s, actionId: "restart" }) { ... on TriggerPayload { run { id } } ... on Error { code } } }', { s: serviceId });
-  const webhook = await gqlAs(gw.url, admin.secret, 'mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", eventTypes: ["*"] }) { ... on CreateWebhookPayload { webhook { id } } } }');
+  const webhook = await gqlAs(gw.url, admin.secret, 'mutation { createWebhook(input: { url: "https://hooks.example.com/hook", eventTypes: ["*"] }) { ... on CreateWebhookPayload { webhook { id } } } }');
   return {
     name,
     admin: admin.secret,
@@ -201,7 +201,7 @@ function operationFor(type: 'Query' | 'Mutation' | 'Subscription', field: string
     'Mutation.runActionDefinition': { query: 'mutation ($d: ID!, $s: String!) { runActionDefinition(input: { definitionId: $d, serviceId: $s }) { __typename } }', variables: { d: t.definitionId, s: t.serviceId } },
     'Mutation.cancelRun': { query: 'mutation ($id: ID!) { cancelRun(id: $id) { __typename } }', variables: { id: t.runId } },
     'Mutation.setActionConfig': { query: 'mutation { setActionConfig(yaml: "version: 1\\nactions: {}\\nmappings: []\\n") { __typename } }' },
-    'Mutation.createWebhook': { query: 'mutation { createWebhook(input: { url: "http://127.0.0.1:9/x", eventTypes: ["*"] }) { __typename } }' },
+    'Mutation.createWebhook': { query: 'mutation { createWebhook(input: { url: "https://hooks.example.com/x", eventTypes: ["*"] }) { __typename } }' },
     'Mutation.deleteWebhook': { query: 'mutation ($id: ID!) { deleteWebhook(id: $id) { __typename } }', variables: { id: t.webhookId } },
     'Mutation.redeliverWebhookDelivery': { query: 'mutation { redeliverWebhookDelivery(id: "00000000-0000-7000-8000-000000000000") { __typename } }' },
     'Mutation.createApiKey': { query: 'mutation { createApiKey(name: "x", scopes: ["runs:read"]) { __typename } }' },

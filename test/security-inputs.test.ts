@@ -82,7 +82,7 @@ describe('NUL bytes and unpaired surrogates are refused with a typed error, noth
       [`createActionDefinition spec ${t}`, 'invalid_prompt', CREATE, { input: { title: 'ok', kind: 'prompt', spec: { prompt: text } } }],
       [`triggerAction input ${t}`, 'invalid_input', TRIGGER, { input: { serviceId, actionId: 'restart', input: { note: text } } }],
       [`triggerAction idempotencyKey ${t}`, 'invalid_idempotency_key', TRIGGER, { input: { serviceId, actionId: 'restart', idempotencyKey: text } }],
-      [`createWebhook url ${t}`, 'invalid_url', 'mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { __typename ... on Error { code } } }', { u: `http://127.0.0.1:9/${text}` }],
+      [`createWebhook url ${t}`, 'invalid_url', 'mutation ($u: String!) { createWebhook(input: { url: $u, eventTypes: ["*"] }) { __typename ... on Error { code } } }', { u: `https://hooks.example.com/${text}` }],
       [`createApiKey name ${t}`, 'invalid_text', 'mutation ($n: String!) { createApiKey(name: $n, scopes: ["runs:read"]) { __typename } }', { n: text }],
       [`createApiKey scopes ${t}`, 'invalid_text', 'mutation ($s: [String!]!) { createApiKey(name: "x", scopes: $s) { __typename } }', { s: ['runs:read', text] }],
       [`setActionConfig yaml ${t}`, 'invalid_text', 'mutation ($y: String!) { setActionConfig(yaml: $y) { __typename } }', { y: `actions:\n  a:\n    ui: { label: "${text}" }\n` }],

@@ -145,6 +145,8 @@ beforeAll(async () => {
     SYNAPSE_WEBHOOK_TIMEOUT_MS: '2000',
     STEPFLOW_EVENTS_URL: stepflow.url,
     STEPFLOW_EVENTS_SECRET: STEPFLOW_SECRET,
+    // The receivers listen on loopback; the default (off) is tested below.
+    SYNAPSE_WEBHOOK_ALLOW_PRIVATE: 'true',
   });
   serviceId = `wh-${randomUUID().slice(0, 8)}`;
   axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, actions: ['work'], ttl: 300 });
@@ -449,7 +451,7 @@ describe('several workers on one database', () => {
       for (let i = 0; i < 2; i++) {
         const parsed = parseConfig({
           PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: database.url!, SYNAPSE_DB_POOL_SIZE: '4', ...messagingEnv(),
-          SYNAPSE_WEBHOOK_BASE_MS: '20', SYNAPSE_WEBHOOK_CAP_MS: '200', SYNAPSE_WEBHOOK_MAX_ATTEMPTS: '12', SYNAPSE_WEBHOOK_CONCURRENCY: '4',
+          SYNAPSE_WEBHOOK_BASE_MS: '20', SYNAPSE_WEBHOOK_CAP_MS: '200', SYNAPSE_WEBHOOK_MAX_ATTEMPTS: '12', SYNAPSE_WEBHOOK_CONCURRENCY: '4', SYNAPSE_WEBHOOK_ALLOW_PRIVATE: 'true',
         });
         if (!parsed.ok) throw new Error(parsed.problems.join('; '));
         gateways.push(await startGateway(parsed.config, { logger: createLogger('warn', new Writable({ write: (_c, _e, done) => done() })) }));
@@ -457,7 +459,7 @@ describe('several workers on one database', () => {
       const [a, b] = gateways as [Gateway, Gateway];
       const created = await (await fetch(`${a.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: CREATE, variables: { input: { url: receiver.url, eventTypes: ['*'] } } }) })).json() as { data: { createWebhook: { webhook: { id: string } } } };
       expect(created.data.createWebhook.webhook.id).toEqual(expect.any(String));
-      const store = createWebhookStore({ db: a.database.db, logger: createLogger('silent'), newId: randomUUID, stepflowUrl: undefined });
+      const store = createWebhookStore({ db: a.database.db, logger: createLogger('silent'), newId: randomUUID, stepflowUrl: undefined, allowPrivate: true });
       const expected = await seedDeliveries(a.database.db, store, 'default', 60);
       await eventually(() => new Set(receiver.requests.filter((r) => r.status === 200).map(deliveryIdOf)).size === expected, 20_000, `${expected} deliveries`);
       await sleep(500);
@@ -481,14 +483,14 @@ describe('several workers on one database', () => {
     const db = gw.gateway.database.db;
     const silent = createLogger('silent');
     const tenant = 'workers';
-    const store = createWebhookStore({ db, logger: silent, newId: randomUUID, stepflowUrl: undefined });
+    const store = createWebhookStore({ db, logger: silent, newId: randomUUID, stepflowUrl: undefined, allowPrivate: true });
     const created = await store.create(tenant, { url: receiver.url, eventTypes: ['*'] });
     expect(created.ok).toBe(true);
     const counts = { w1: 0, w2: 0 };
     const workers = (['w1', 'w2'] as const).map((owner) =>
       createWebhookWorker({
         db, logger: silent, owner, policy: { baseMs: 20, capMs: 200, maxAttempts: 12 }, timeoutMs: 2_000, concurrency: 4,
-        stepflow: { url: undefined, secret: undefined }, intervalMs: 100,
+        stepflow: { url: undefined, secret: undefined }, allowPrivate: true, intervalMs: 100,
         onOutcome: (outcome) => {
           if (outcome === 'delivered') counts[owner] += 1;
         },
@@ -509,6 +511,38 @@ describe('several workers on one database', () => {
       for (const w of workers) await w.stop();
       if (created.ok) await store.remove(tenant, created.value.webhook.id);
       await receiver.close();
+    }
+  });
+});
+
+describe('webhook endpoints reach public addresses only, by default', () => {
+  it('refuses loopback, private and metadata addresses at creation, and a name that resolves to loopback at delivery', async () => {
+    const guarded = await startTestGateway();
+    const service = `wh-guard-${randomUUID().slice(0, 8)}`;
+    const guardedAxon = await startTestAxon({ url: guarded.gateway.brokerUrl, prefix: guarded.prefix, serviceId: service, actions: ['work'], ttl: 300 });
+    try {
+      for (const url of [hooks.url, 'http://[::1]:9/x', 'http://10.0.0.1/x', 'http://169.254.169.254/latest/meta-data', 'http://[::ffff:127.0.0.1]/x']) {
+        const res = await guarded.gql<{ createWebhook: { code?: string; message?: string } }>(CREATE, { input: { url, eventTypes: ['*'] } });
+        expect(res.data?.createWebhook.code, url).toBe('invalid_url');
+        expect(res.data?.createWebhook.message).toContain('SYNAPSE_WEBHOOK_ALLOW_PRIVATE');
+      }
+      // A name is checked where the connection resolves it: localhost's answer (loopback) is refused.
+      const sneaky = hooks.url.replace('127.0.0.1', 'localhost');
+      const created = await guarded.gql<{ createWebhook: { webhook?: { id: string } } }>(CREATE, { input: { url: sneaky, eventTypes: ['*'] } });
+      const webhookId = created.data?.createWebhook.webhook?.id;
+      expect(webhookId).toBeTruthy();
+      const before = hooks.requests.length;
+      await eventually(async () => (await guarded.gql<{ service: unknown }>(`query { service(id: "${service}") { id } }`)).data?.service, 10_000, 'service');
+      await guarded.gql(TRIGGER, { input: { serviceId: service, actionId: 'work' } });
+      const delivery = await eventually(async () => {
+        const res = await guarded.gql<{ webhookDeliveries: Array<{ lastError: string | null; attempts: number }> }>('query ($id: ID) { webhookDeliveries(webhookId: $id) { lastError attempts } }', { id: webhookId });
+        return res.data?.webhookDeliveries.find((d) => d.attempts > 0 && d.lastError);
+      }, 10_000, 'a refused attempt');
+      expect(delivery.lastError).toContain('private address');
+      expect(hooks.requests.length).toBe(before);
+    } finally {
+      await guardedAxon.close();
+      await guarded.close();
     }
   });
 });

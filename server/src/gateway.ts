@@ -173,6 +173,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     timeoutMs: config.SYNAPSE_WEBHOOK_TIMEOUT_MS,
     concurrency: config.SYNAPSE_WEBHOOK_CONCURRENCY,
     stepflow: { url: config.STEPFLOW_EVENTS_URL, secret: config.STEPFLOW_EVENTS_SECRET },
+    allowPrivate: config.SYNAPSE_WEBHOOK_ALLOW_PRIVATE,
     onOutcome: (outcome) => webhookDeliveries.inc({ outcome }),
   });
   const fanout = createFanOut({ bus, topic: `${prefix}/gateway/fanout`, origin: bus.clientId, logger });

@@ -129,6 +129,8 @@ export const configSchema = z.object({
   SYNAPSE_WEBHOOK_MAX_ATTEMPTS: positiveInt(12, 100),
   SYNAPSE_WEBHOOK_TIMEOUT_MS: positiveInt(10_000, 600_000),
   SYNAPSE_WEBHOOK_CONCURRENCY: positiveInt(16, 256),
+  /** Webhook endpoints may name loopback and private addresses (off: SSRF protection). */
+  SYNAPSE_WEBHOOK_ALLOW_PRIVATE: bool(false),
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

@@ -18,6 +18,8 @@ export interface WebhooksOptions {
   timeoutMs: number;
   concurrency: number;
   stepflow: { url: string | undefined; secret: string | undefined };
+  /** SYNAPSE_WEBHOOK_ALLOW_PRIVATE. */
+  allowPrivate: boolean;
   random?: () => number;
   onOutcome?: (outcome: DeliveryOutcomeLabel) => void;
 }
@@ -33,6 +35,7 @@ export function createWebhooks(options: WebhooksOptions) {
     timeoutMs: options.timeoutMs,
     concurrency: options.concurrency,
     stepflow: options.stepflow,
+    allowPrivate: options.allowPrivate,
     ...(options.random ? { random: options.random } : {}),
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
   });
@@ -42,6 +45,7 @@ export function createWebhooks(options: WebhooksOptions) {
     newId: options.newId,
     stepflowUrl: options.stepflow.url,
     onEnqueued: () => worker.kick(),
+    allowPrivate: options.allowPrivate,
   });
   return {
     store,

@@ -11,6 +11,7 @@ import { shortEventType } from '../protocol/index.js';
 import type { StoredEventHook } from '../runs/events.js';
 import { generateSecret } from './signature.js';
 import { isStepflowOutcome, stepflowEnvelope } from './stepflow.js';
+import { blockedHost } from './address-guard.js';
 import { validateWebhookInput, WEBHOOK_LIMITS } from './validation.js';
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -31,6 +32,8 @@ export interface WebhookStoreOptions {
   stepflowUrl: string | undefined;
   /** Called (after the transaction) when the hook enqueued deliveries; see `afterCommit`. */
   onEnqueued?: () => void;
+  /** SYNAPSE_WEBHOOK_ALLOW_PRIVATE: endpoints may name loopback and private addresses. */
+  allowPrivate: boolean;
 }
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
@@ -147,6 +150,8 @@ export function createWebhookStore(options: WebhookStoreOptions) {
   async function create(tenant: string, raw: unknown): Promise<Result<{ webhook: WebhookEndpoint; secret: string }>> {
     const input = validateWebhookInput(raw);
     if (!input.ok) return input;
+    const blocked = options.allowPrivate ? null : blockedHost(input.value.url);
+    if (blocked) return fail('invalid_url', 'url', `${blocked}: webhooks may only reach public addresses (the operator can allow private ones with SYNAPSE_WEBHOOK_ALLOW_PRIVATE=true)`);
     const secret = input.value.secret ?? generateSecret();
     return db.transaction(async (tx) => {
       // Serialises creates per tenant, so the limit holds with several gateways.

@@ -6,6 +6,8 @@
 // is fenced by (owner, attempt), so several workers never send one attempt
 // twice. All timers and I/O of webhooks live here.
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { blockedHost, publicOnlyLookup } from './address-guard.js';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { runEvents, webhookDeliveries, webhookEndpoints } from '../db/schema.js';
@@ -22,6 +24,12 @@ const MAX_ERROR_EXCERPT = 512;
 
 export type DeliveryOutcomeLabel = 'delivered' | 'retried' | 'dead_lettered' | 'failed';
 
+/** fetch whose connections only reach public addresses (the DNS answer is checked where it is used). */
+function publicOnlyFetch(): typeof fetch {
+  const dispatcher = new Agent({ connect: { lookup: publicOnlyLookup as never } });
+  return ((url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+}
+
 export interface WebhookWorkerOptions {
   db: Database;
   logger: Logger;
@@ -36,6 +44,8 @@ export interface WebhookWorkerOptions {
   random?: () => number;
   now?: () => number;
   fetch?: typeof fetch;
+  /** SYNAPSE_WEBHOOK_ALLOW_PRIVATE: false connects webhook endpoints (not Stepflow's, which the operator set) to public addresses only. */
+  allowPrivate: boolean;
   /** The lease on a claimed row; defaults to the timeout plus 30 s. */
   leaseMs?: number;
   /** The periodic pass (rows of other processes, expired leases). */
@@ -62,6 +72,8 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const doFetch = options.fetch ?? fetch;
+  // Webhook endpoints are tenants' URLs: pinned to public addresses unless allowed.
+  const publicFetch = options.allowPrivate ? doFetch : (options.fetch ?? publicOnlyFetch());
   const leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
   const intervalMs = options.intervalMs ?? 1_000;
   const stopping = new AbortController();
@@ -161,10 +173,12 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
     return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, MAX_ERROR_EXCERPT);
   }
 
-  async function attempt(url: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
+  async function attempt(url: string, headers: Record<string, string>, body: string, tenantUrl: boolean): Promise<AttemptResult> {
     const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stopping.signal]);
+    const blocked = tenantUrl && !options.allowPrivate ? blockedHost(url) : null;
+    if (blocked) return { kind: 'error', message: `${blocked}: webhooks may only reach public addresses`, interrupted: false };
     try {
-      const response = await doFetch(url, { method: 'POST', headers, body, redirect: 'manual', signal });
+      const response = await (tenantUrl ? publicFetch : doFetch)(url, { method: 'POST', headers, body, redirect: 'manual', signal });
       if (isDelivered(response.status)) {
         void response.body?.cancel().catch(() => {});
         return { kind: 'response', status: response.status, retryAfterMs: null, excerpt: '' };
@@ -207,7 +221,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
       return;
     }
     const headers = deliveryHeaders({ deliveryId: row.id, attempt: row.attempts, eventType: row.eventType, eventSeq: row.eventSeq, body: target.body, nowMs: now(), secret: target.secret });
-    const result = await attempt(target.url, headers, target.body);
+    const result = await attempt(target.url, headers, target.body, row.destination === 'webhook');
     if (result.kind === 'error' && result.interrupted) {
       // Not the receiver's fault: due again at once, for whichever gateway is still running.
       await record(row, { status: 'pending', nextAttemptAt: sql`now()`, lastError: result.message, lastStatus: null }).catch(() => {});
