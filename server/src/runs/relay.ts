@@ -261,6 +261,100 @@ export function createRelay(options: RelayOptions) {
     return ready.length;
   }
 
+  // Commands inserted already leased to this relay by the trigger's
+  // transaction (see `lease()`), published straight after its commit: no
+  // claim statement. The relay's passes skip them while the lease holds (the
+  // claim takes only unleased or expired rows), and take them once it expires
+  // (this process died between commit and publish). In flight, their lease is
+  // renewed like a pass's; a failed publish hands them back to the passes.
+  const inFlight = new Set<number>();
+  let toMark: Array<typeof outbox.$inferSelect> = [];
+  let marking: Promise<void> | null = null;
+  let renewDirect: NodeJS.Timeout | undefined;
+
+  /** A lease for a command about to be inserted, or null when it should wait for a pass (paused, disconnected, stopping). */
+  function lease(): { owner: string; leaseS: number } | null {
+    if (stopped || options.paused || !bus.isConnected()) return null;
+    return { owner: options.owner, leaseS: leaseMs / 1000 };
+  }
+
+  function startRenewing(): void {
+    if (renewDirect) return;
+    renewDirect = setInterval(() => {
+      if (inFlight.size === 0) {
+        clearInterval(renewDirect);
+        renewDirect = undefined;
+        return;
+      }
+      void db
+        .update(outbox)
+        .set({ claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+        .where(and(inArray(outbox.id, [...inFlight]), eq(outbox.claimedBy, options.owner), isNull(outbox.sentAt)))
+        .catch(() => {});
+    }, leaseMs / 3);
+    renewDirect.unref();
+  }
+
+  function giveBack(id: number): void {
+    inFlight.delete(id);
+    void release([id])
+      .catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: could not release a leased command (published after its lease)'))
+      .finally(() => kick());
+  }
+
+  function flushMarks(): void {
+    if (marking || toMark.length === 0) return;
+    const rows = toMark;
+    toMark = [];
+    // Group commit: what is published while one mark-sent runs goes in the next.
+    marking = (async () => {
+      try {
+        const changed = await markSent(rows);
+        for (const { run, event, moved } of changed) {
+          options.onEvent?.(event, run);
+          if (moved) options.onRunChanged?.(run);
+        }
+      } catch (error) {
+        // Still leased: a pass publishes them again once the lease expires (at least once).
+        logger.warn({ err: error instanceof Error ? error.message : String(error), count: rows.length }, 'outbox relay: could not mark published commands sent');
+      } finally {
+        for (const row of rows) inFlight.delete(row.id);
+        marking = null;
+        flushMarks();
+      }
+    })();
+  }
+
+  /**
+   * Publishes a committed command leased to this relay at insert time. Resolves
+   * once the publish is handed to the MQTT connection (so a later command,
+   * e.g. a cancel, goes out after it), not at its PUBACK.
+   */
+  async function publishLeased(row: { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string }): Promise<void> {
+    inFlight.add(row.id);
+    startRenewing();
+    try {
+      if (stopped || options.paused || !bus.isConnected() || (options.hasSubscriber && !(await options.hasSubscriber(row.topic)))) {
+        giveBack(row.id);
+        return;
+      }
+    } catch {
+      giveBack(row.id);
+      return;
+    }
+    bus.publish(row.topic, row.text, 1).then(
+      () => {
+        options.onPublished?.(1);
+        toMark.push({ ...row, kind: 'command', createdAt: new Date(0), sentAt: null, attempts: 1, lastError: null, claimedBy: options.owner, claimedUntil: null });
+        flushMarks();
+      },
+      (error: unknown) => {
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: publish failed, the command waits for a pass');
+        giveBack(row.id);
+      },
+    );
+  }
+
   async function loop(): Promise<void> {
     running = true;
     heldTopics.clear();
@@ -290,6 +384,8 @@ export function createRelay(options: RelayOptions) {
   return {
     kick,
     drainOnce,
+    lease,
+    publishLeased,
     setPaused(paused: boolean) {
       options.paused = paused;
       if (!paused) kick();
@@ -298,7 +394,11 @@ export function createRelay(options: RelayOptions) {
     async stop(graceMs = 2_000) {
       stopped = true;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      const direct = (async () => {
+        while (marking) await marking;
+      })();
+      await Promise.race([Promise.all([idle, direct]), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearInterval(renewDirect);
       clearTimeout(timer);
     },
   };

@@ -32,6 +32,15 @@ export interface RunServiceOptions {
   statusTtlS: number;
   /** A new outbox row is committed: the relay should publish. */
   onOutbox: () => void;
+  /**
+   * The relay of this process, when it publishes the trigger's command itself:
+   * `lease()` gives the lease to insert the row with (null: leave it to the
+   * relay's passes), `publishLeased` is called after the commit.
+   */
+  directOutbox?: {
+    lease(): { owner: string; leaseS: number } | null;
+    publishLeased(row: { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string }): Promise<void>;
+  };
   onRunChanged?: (run: RunRow) => void;
   /** Inside the trigger's transaction, for its first event. */
   onStoredInTx?: StoredEventHook;
@@ -122,10 +131,24 @@ export function createRunService(options: RunServiceOptions) {
       .toSQL(),
     fields: allColumns(runEvents),
   };
-  const insertOutbox = db
-    .insert(outbox)
-    .values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') })
-    .toSQL();
+  // Leased at insert when this process publishes it after the commit (claimedBy
+  // null and leaseS null otherwise: make_interval is strict, so claimed_until is null).
+  const insertOutbox = {
+    query: db
+      .insert(outbox)
+      .values({
+        kind: p('kind'),
+        runId: p('runId'),
+        topic: p('topic'),
+        payload: p('payload'),
+        claimedBy: p('claimedBy'),
+        claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder('leaseS')}::float8)`,
+        attempts: p('attempts'),
+      })
+      .returning({ id: outbox.id })
+      .toSQL(),
+    fields: [{ path: ['id'], field: outbox.id }] as SelectedFieldsOrdered,
+  };
   const insertAudit = db
     .insert(auditLog)
     .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') })
@@ -195,6 +218,10 @@ export function createRunService(options: RunServiceOptions) {
     });
     if (!requested.ok) return fail('invalid_input', null, requested.error.message);
 
+    const lease = options.directOutbox?.lease() ?? null;
+    const topic = `${options.topicPrefix}/command/${req.serviceId}`;
+    const payload = json(envelope.value)!;
+    let commandRowId: number | undefined;
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
         const claimed = await tx
@@ -227,7 +254,7 @@ export function createRunService(options: RunServiceOptions) {
       // on the transaction's connection) as named prepared statements: one
       // round trip, where unprepared statements with parameters cost two each
       // (postgres.js describes them first) and wait for one another.
-      const [[run], [firstEvent]] = await Promise.all([
+      const [[run], [firstEvent], [command]] = await Promise.all([
         execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', {
           id: runId,
           tenant,
@@ -261,11 +288,14 @@ export function createRunService(options: RunServiceOptions) {
           data: json(requested.value.data),
           envelope: json(requested.value),
         }),
-        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', {
+        execute<Array<{ id: number }>>(tx, insertOutbox, 'runs_trigger_outbox', {
           kind: 'command',
           runId,
-          topic: `${options.topicPrefix}/command/${req.serviceId}`,
-          payload: json(envelope.value),
+          topic,
+          payload,
+          claimedBy: lease?.owner ?? null,
+          leaseS: lease?.leaseS ?? null,
+          attempts: lease ? 1 : 0,
         }),
         execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', {
           tenant,
@@ -276,10 +306,13 @@ export function createRunService(options: RunServiceOptions) {
         }),
       ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
+      commandRowId = command!.id;
       return ok({ run: run!, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
-      options.onOutbox();
+      if (lease && commandRowId !== undefined) {
+        await options.directOutbox!.publishLeased({ id: commandRowId, runId, topic, payload: envelope.value as unknown as Record<string, unknown>, text: payload });
+      } else options.onOutbox();
       options.onRunChanged?.(outcome.value.run);
     }
     return outcome;
