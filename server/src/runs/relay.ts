@@ -270,6 +270,7 @@ export function createRelay(options: RelayOptions) {
   const inFlight = new Set<number>();
   let toMark: Array<typeof outbox.$inferSelect> = [];
   let marking: Promise<void> | null = null;
+  let markTimer: NodeJS.Immediate | null = null;
   let renewDirect: NodeJS.Timeout | undefined;
 
   /** A lease for a command about to be inserted, or null when it should wait for a pass (paused, disconnected, stopping). */
@@ -303,6 +304,7 @@ export function createRelay(options: RelayOptions) {
   }
 
   function flushMarks(): void {
+    markTimer = null;
     if (marking || toMark.length === 0) return;
     const rows = toMark;
     toMark = [];
@@ -325,34 +327,55 @@ export function createRelay(options: RelayOptions) {
     })();
   }
 
+  type LeasedRow = { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string };
+  let pendingDirect: Array<{ row: LeasedRow; handed: () => void }> = [];
+  let directTimer: NodeJS.Immediate | null = null;
+
   /**
    * Publishes a committed command leased to this relay at insert time. Resolves
    * once the publish is handed to the MQTT connection (so a later command,
-   * e.g. a cancel, goes out after it), not at its PUBACK.
+   * e.g. a cancel, goes out after it), not at its PUBACK. The commands
+   * committed in one event-loop turn go out together (one socket write, one
+   * receiver look-up per topic), as a pass's batch would.
    */
-  async function publishLeased(row: { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string }): Promise<void> {
+  function publishLeased(row: LeasedRow): Promise<void> {
     inFlight.add(row.id);
     startRenewing();
-    try {
-      if (stopped || options.paused || !bus.isConnected() || (options.hasSubscriber && !(await options.hasSubscriber(row.topic)))) {
-        giveBack(row.id);
-        return;
+    return new Promise<void>((handed) => {
+      pendingDirect.push({ row, handed });
+      directTimer ??= setImmediate(() => void flushDirect());
+    });
+  }
+
+  async function flushDirect(): Promise<void> {
+    directTimer = null;
+    const batch = pendingDirect;
+    pendingDirect = [];
+    const receivers = new Map<string, Promise<boolean>>();
+    const ready: LeasedRow[] = [];
+    for (const { row } of batch) {
+      let receiver: Promise<boolean> | undefined;
+      if (options.hasSubscriber) {
+        receiver = receivers.get(row.topic);
+        if (!receiver) receivers.set(row.topic, (receiver = options.hasSubscriber(row.topic).catch(() => false)));
       }
-    } catch {
-      giveBack(row.id);
-      return;
+      if (stopped || options.paused || !bus.isConnected() || (receiver && !(await receiver))) giveBack(row.id);
+      else ready.push(row);
     }
-    bus.publish(row.topic, row.text, 1).then(
-      () => {
-        options.onPublished?.(1);
-        toMark.push({ ...row, kind: 'command', createdAt: new Date(0), sentAt: null, attempts: 1, lastError: null, claimedBy: options.owner, claimedUntil: null });
-        flushMarks();
-      },
-      (error: unknown) => {
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: publish failed, the command waits for a pass');
-        giveBack(row.id);
-      },
-    );
+    for (const row of ready) {
+      bus.publish(row.topic, row.text, 1).then(
+        () => {
+          options.onPublished?.(1);
+          toMark.push({ ...row, kind: 'command', createdAt: new Date(0), sentAt: null, attempts: 1, lastError: null, claimedBy: options.owner, claimedUntil: null });
+          if (!markTimer) markTimer = setImmediate(flushMarks);
+        },
+        (error: unknown) => {
+          logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: publish failed, the command waits for a pass');
+          giveBack(row.id);
+        },
+      );
+    }
+    for (const { handed } of batch) handed();
   }
 
   async function loop(): Promise<void> {
