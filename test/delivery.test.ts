@@ -4,9 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAxon } from './helpers/axon.js';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
-import { sql } from 'drizzle-orm';
-import { rowsOf } from '../server/src/db/migrate.js';
-import { messagingEnv, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { type PrivateMosquitto, startMosquitto } from './helpers/mosquitto.js';
 import { freePort, spawnGateway } from './helpers/process.js';
 import { eventually } from './helpers/wait.js';
@@ -164,51 +162,4 @@ describe('commands for an Axon that is not listening', () => {
     await axon.close();
     await silent.close();
   }, 60_000);
-});
-
-describe('a command leased to its triggering process at insert', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway(messagingEnv());
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
-
-  it('is published once by that process, and after a crash before the publish only once its lease expired', async () => {
-    const serviceId = `lease-${randomUUID().slice(0, 8)}`;
-    const axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, ttl: 300 });
-    await waitOnline(gw, serviceId);
-    const db = gw.gateway.database.db;
-    const rowOf = async (runId: string) =>
-      rowsOf<{ claimed_by: string | null; sent: boolean; attempts: number }>(
-        await db.execute(sql`select claimed_by, sent_at is not null as sent, attempts from outbox where run_id = ${runId}`),
-      )[0]!;
-
-    // Published straight after the commit, by this process (leased at insert).
-    const a = await gw.gql<{ triggerAction: { run: { id: string } } }>(TRIGGER, { input: { serviceId, actionId: 'restart' } });
-    const runA = a.data!.triggerAction.run.id;
-    await axon.waitForCommands(1, 5_000);
-    await eventually(async () => (await rowOf(runA)).sent, 5_000, 'marked sent');
-    const owner = (await rowOf(runA)).claimed_by;
-    expect(owner).toBeTruthy();
-    expect((await rowOf(runA)).attempts).toBe(1);
-
-    // A command this process leased and committed but never published (killed
-    // in between): the relay's passes, also of a restarted process with the
-    // same lease owner, leave it while the lease holds and publish it once after.
-    gw.gateway.relay.setPaused(true);
-    const b = await gw.gql<{ triggerAction: { run: { id: string } } }>(TRIGGER, { input: { serviceId, actionId: 'restart' } });
-    const runB = b.data!.triggerAction.run.id;
-    await db.execute(sql`update outbox set claimed_by = ${owner}, claimed_until = now() + interval '2 seconds', attempts = 1 where run_id = ${runB}`);
-    gw.gateway.relay.setPaused(false);
-    await new Promise((r) => setTimeout(r, 1_200));
-    expect(axon.commands).toHaveLength(1);
-    const [, command] = await axon.waitForCommands(2, 5_000);
-    expect(command!.parameters.runId).toBe(runB);
-    await eventually(async () => (await gw.gql<{ run: { state: string } }>(`query { run(id: "${runB}") { state } }`)).data?.run.state === 'dispatched', 5_000, 'dispatched');
-    await new Promise((r) => setTimeout(r, 1_500));
-    expect(axon.commands).toHaveLength(2);
-    await axon.close();
-  }, 30_000);
 });

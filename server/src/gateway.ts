@@ -197,10 +197,6 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
     statusTtlS: config.SYNAPSE_STATUS_TTL_S,
     onOutbox: () => relay?.kick(),
-    directOutbox: {
-      lease: () => relay?.lease() ?? null,
-      publishLeased: (row) => relay!.publishLeased(row),
-    },
     onStoredInTx: webhooks.onStoredInTx,
     onRunChanged: (run) => {
       webhooks.afterCommit();

@@ -261,123 +261,6 @@ export function createRelay(options: RelayOptions) {
     return ready.length;
   }
 
-  // Commands inserted already leased to this relay by the trigger's
-  // transaction (see `lease()`), published straight after its commit: no
-  // claim statement. The relay's passes skip them while the lease holds (the
-  // claim takes only unleased or expired rows), and take them once it expires
-  // (this process died between commit and publish). In flight, their lease is
-  // renewed like a pass's; a failed publish hands them back to the passes.
-  const inFlight = new Set<number>();
-  let toMark: Array<typeof outbox.$inferSelect> = [];
-  let marking: Promise<void> | null = null;
-  let markTimer: NodeJS.Immediate | null = null;
-  let renewDirect: NodeJS.Timeout | undefined;
-
-  /** A lease for a command about to be inserted, or null when it should wait for a pass (paused, disconnected, stopping). */
-  function lease(): { owner: string; leaseS: number } | null {
-    if (stopped || options.paused || !bus.isConnected()) return null;
-    return { owner: options.owner, leaseS: leaseMs / 1000 };
-  }
-
-  function startRenewing(): void {
-    if (renewDirect) return;
-    renewDirect = setInterval(() => {
-      if (inFlight.size === 0) {
-        clearInterval(renewDirect);
-        renewDirect = undefined;
-        return;
-      }
-      void db
-        .update(outbox)
-        .set({ claimedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
-        .where(and(inArray(outbox.id, [...inFlight]), eq(outbox.claimedBy, options.owner), isNull(outbox.sentAt)))
-        .catch(() => {});
-    }, leaseMs / 3);
-    renewDirect.unref();
-  }
-
-  function giveBack(id: number): void {
-    inFlight.delete(id);
-    void release([id])
-      .catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: could not release a leased command (published after its lease)'))
-      .finally(() => kick());
-  }
-
-  function flushMarks(): void {
-    markTimer = null;
-    if (marking || toMark.length === 0) return;
-    const rows = toMark;
-    toMark = [];
-    // Group commit: what is published while one mark-sent runs goes in the next.
-    marking = (async () => {
-      try {
-        const changed = await markSent(rows);
-        for (const { run, event, moved } of changed) {
-          options.onEvent?.(event, run);
-          if (moved) options.onRunChanged?.(run);
-        }
-      } catch (error) {
-        // Still leased: a pass publishes them again once the lease expires (at least once).
-        logger.warn({ err: error instanceof Error ? error.message : String(error), count: rows.length }, 'outbox relay: could not mark published commands sent');
-      } finally {
-        for (const row of rows) inFlight.delete(row.id);
-        marking = null;
-        flushMarks();
-      }
-    })();
-  }
-
-  type LeasedRow = { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string };
-  let pendingDirect: Array<{ row: LeasedRow; handed: () => void }> = [];
-  let directTimer: NodeJS.Immediate | null = null;
-
-  /**
-   * Publishes a committed command leased to this relay at insert time. Resolves
-   * once the publish is handed to the MQTT connection (so a later command,
-   * e.g. a cancel, goes out after it), not at its PUBACK. The commands
-   * committed in one event-loop turn go out together (one socket write, one
-   * receiver look-up per topic), as a pass's batch would.
-   */
-  function publishLeased(row: LeasedRow): Promise<void> {
-    inFlight.add(row.id);
-    startRenewing();
-    return new Promise<void>((handed) => {
-      pendingDirect.push({ row, handed });
-      directTimer ??= setImmediate(() => void flushDirect());
-    });
-  }
-
-  async function flushDirect(): Promise<void> {
-    directTimer = null;
-    const batch = pendingDirect;
-    pendingDirect = [];
-    const receivers = new Map<string, Promise<boolean>>();
-    const ready: LeasedRow[] = [];
-    for (const { row } of batch) {
-      let receiver: Promise<boolean> | undefined;
-      if (options.hasSubscriber) {
-        receiver = receivers.get(row.topic);
-        if (!receiver) receivers.set(row.topic, (receiver = options.hasSubscriber(row.topic).catch(() => false)));
-      }
-      if (stopped || options.paused || !bus.isConnected() || (receiver && !(await receiver))) giveBack(row.id);
-      else ready.push(row);
-    }
-    for (const row of ready) {
-      bus.publish(row.topic, row.text, 1).then(
-        () => {
-          options.onPublished?.(1);
-          toMark.push({ ...row, kind: 'command', createdAt: new Date(0), sentAt: null, attempts: 1, lastError: null, claimedBy: options.owner, claimedUntil: null });
-          if (!markTimer) markTimer = setImmediate(flushMarks);
-        },
-        (error: unknown) => {
-          logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: publish failed, the command waits for a pass');
-          giveBack(row.id);
-        },
-      );
-    }
-    for (const { handed } of batch) handed();
-  }
-
   async function loop(): Promise<void> {
     running = true;
     heldTopics.clear();
@@ -407,8 +290,6 @@ export function createRelay(options: RelayOptions) {
   return {
     kick,
     drainOnce,
-    lease,
-    publishLeased,
     setPaused(paused: boolean) {
       options.paused = paused;
       if (!paused) kick();
@@ -417,11 +298,7 @@ export function createRelay(options: RelayOptions) {
     async stop(graceMs = 2_000) {
       stopped = true;
       let timer: NodeJS.Timeout | undefined;
-      const direct = (async () => {
-        while (marking) await marking;
-      })();
-      await Promise.race([Promise.all([idle, direct]), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-      clearInterval(renewDirect);
+      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     },
   };

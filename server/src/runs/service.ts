@@ -1,7 +1,7 @@
 // Runs: triggering an action (a run, its first event and an outbox row in one
 // transaction), idempotency, reading runs back, and waiting for an outcome.
 import { and, desc, eq, getTableColumns, lt, type Query, sql } from 'drizzle-orm';
-import type { SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
+import type { PgDialect, SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { auditLog, idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
 import { recordAudit } from '../audit/audit.js';
@@ -32,15 +32,6 @@ export interface RunServiceOptions {
   statusTtlS: number;
   /** A new outbox row is committed: the relay should publish. */
   onOutbox: () => void;
-  /**
-   * The relay of this process, when it publishes the trigger's command itself:
-   * `lease()` gives the lease to insert the row with (null: leave it to the
-   * relay's passes), `publishLeased` is called after the commit.
-   */
-  directOutbox?: {
-    lease(): { owner: string; leaseS: number } | null;
-    publishLeased(row: { id: number; runId: string | null; topic: string; payload: Record<string, unknown>; text: string }): Promise<void>;
-  };
   onRunChanged?: (run: RunRow) => void;
   /** Inside the trigger's transaction, for its first event. */
   onStoredInTx?: StoredEventHook;
@@ -84,75 +75,74 @@ export function createRunService(options: RunServiceOptions) {
   const p = (name: string) => sql`${sql.placeholder(name)}`;
   const allColumns = (table: typeof runs | typeof runEvents) =>
     Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
-  const insertRun = {
-    query: db
-      .insert(runs)
-      .values({
-        id: p('id'),
-        tenant: p('tenant'),
-        serviceId: p('serviceId'),
-        actionId: p('actionId'),
-        definitionId: p('definitionId'),
-        definitionVersion: p('definitionVersion'),
-        state: p('state'),
-        input: p('input'),
-        commandId: p('commandId'),
-        traceId: p('traceId'),
-        idempotencyKey: p('idempotencyKey'),
-        origin: p('origin'),
-        callerCommandId: p('callerCommandId'),
-        callerTarget: p('callerTarget'),
-        heartbeatTimeoutS: p('heartbeatTimeoutS'),
-        statusTtlS: p('statusTtlS'),
-        deadline: p('deadline'),
-        nextSeq: p('nextSeq'),
-      })
-      .returning()
-      .toSQL(),
-    fields: allColumns(runs),
-  };
-  const insertEvent = {
-    query: db
-      .insert(runEvents)
-      .values({
-        runId: p('runId'),
-        seq: p('seq'),
-        tenant: p('tenant'),
-        source: p('source'),
-        eventId: p('eventId'),
-        type: p('type'),
-        time: p('time'),
-        state: p('state'),
-        reason: p('reason'),
-        data: p('data'),
-        envelope: p('envelope'),
-      })
-      .returning()
-      .toSQL(),
-    fields: allColumns(runEvents),
-  };
-  // Leased at insert when this process publishes it after the commit (claimedBy
-  // null and leaseS null otherwise: make_interval is strict, so claimed_until is null).
-  const insertOutbox = {
-    query: db
-      .insert(outbox)
-      .values({
-        kind: p('kind'),
-        runId: p('runId'),
-        topic: p('topic'),
-        payload: p('payload'),
-        claimedBy: p('claimedBy'),
-        claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder('leaseS')}::float8)`,
-        attempts: p('attempts'),
-      })
-      .returning({ id: outbox.id })
-      .toSQL(),
-    fields: [{ path: ['id'], field: outbox.id }] as SelectedFieldsOrdered,
-  };
-  const insertAudit = db
+  const runInsert = db
+    .insert(runs)
+    .values({
+      id: p('id'),
+      tenant: p('tenant'),
+      serviceId: p('serviceId'),
+      actionId: p('actionId'),
+      definitionId: p('definitionId'),
+      definitionVersion: p('definitionVersion'),
+      state: p('state'),
+      input: p('input'),
+      commandId: p('commandId'),
+      traceId: p('traceId'),
+      idempotencyKey: p('idempotencyKey'),
+      origin: p('origin'),
+      callerCommandId: p('callerCommandId'),
+      callerTarget: p('callerTarget'),
+      heartbeatTimeoutS: p('heartbeatTimeoutS'),
+      statusTtlS: p('statusTtlS'),
+      deadline: p('deadline'),
+      nextSeq: p('nextSeq'),
+    })
+    .returning();
+  const insertRun = { query: runInsert.toSQL(), fields: allColumns(runs) };
+  const eventInsert = db
+    .insert(runEvents)
+    .values({
+      runId: p('runId'),
+      seq: p('seq'),
+      tenant: p('tenant'),
+      source: p('source'),
+      eventId: p('eventId'),
+      type: p('type'),
+      time: p('time'),
+      state: p('state'),
+      reason: p('reason'),
+      data: p('data'),
+      envelope: p('envelope'),
+    })
+    .returning();
+  const insertEvent = { query: eventInsert.toSQL(), fields: allColumns(runEvents) };
+  const outboxInsert = db.insert(outbox).values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') });
+  const insertOutbox = outboxInsert.toSQL();
+  const auditInsert = db
     .insert(auditLog)
-    .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') })
-    .toSQL();
+    .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') });
+  const insertAudit = auditInsert.toSQL();
+
+  // Without an idempotency key, the same four inserts (and the webhook hook's,
+  // when it can say it in SQL) as one statement of data-modifying CTEs: atomic
+  // on its own (an implicit transaction; foreign keys are checked at its end),
+  // so no BEGIN and COMMIT round trips, one socket write and one round trip.
+  // The rows written and returned are the transaction path's.
+  const firstEventHook = options.onStoredInTx?.firstEvent;
+  const columnsOf = (table: typeof runs | typeof runEvents, alias: string, path: string) =>
+    Object.entries(getTableColumns(table)).map(([key, field]) => ({ sql: sql`${sql.identifier(alias)}.${sql.identifier(field.name)}`, field: { path: [path, key], field } }));
+  const runColumns = columnsOf(runs, 'run', 'run');
+  const eventColumns = columnsOf(runEvents, 'ev', 'event');
+  const oneStatement = {
+    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
+      firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
+    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`} from run, ev`),
+    fields: [
+      ...runColumns.map((c) => c.field),
+      ...eventColumns.map((c) => c.field),
+      { path: ['hookRows'], field: sql<number>`` },
+    ] as SelectedFieldsOrdered,
+  };
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
     return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
@@ -218,10 +208,66 @@ export function createRunService(options: RunServiceOptions) {
     });
     if (!requested.ok) return fail('invalid_input', null, requested.error.message);
 
-    const lease = options.directOutbox?.lease() ?? null;
-    const topic = `${options.topicPrefix}/command/${req.serviceId}`;
-    const payload = json(envelope.value)!;
-    let commandRowId: number | undefined;
+    const runValues = {
+      id: runId,
+      tenant,
+      serviceId: req.serviceId,
+      actionId: req.actionId,
+      definitionId: meta.definition?.id ?? null,
+      definitionVersion: meta.definition?.version ?? null,
+      state: 'requested',
+      input: json(req.input),
+      commandId,
+      traceId,
+      idempotencyKey: req.idempotencyKey ?? null,
+      origin: meta.origin,
+      callerCommandId: meta.caller?.commandId ?? null,
+      callerTarget: meta.caller?.target ?? null,
+      heartbeatTimeoutS: options.heartbeatTimeoutS,
+      statusTtlS: options.statusTtlS,
+      deadline: req.deadline ? req.deadline.toISOString() : null,
+      nextSeq: 2,
+    };
+    const eventValues = {
+      runId,
+      seq: 1,
+      tenant,
+      source: requested.value.source,
+      eventId: requested.value.id,
+      type: requested.value.type,
+      time: new Date(requested.value.time).toISOString(),
+      state: 'requested',
+      reason: `triggered through ${meta.origin}`,
+      data: json(requested.value.data),
+      envelope: json(requested.value),
+    };
+    const outboxValues = {
+      kind: 'command',
+      runId,
+      topic: `${options.topicPrefix}/command/${req.serviceId}`,
+      payload: json(envelope.value),
+    };
+    const auditValues = {
+      tenant,
+      actor: meta.actor,
+      action: 'run.trigger',
+      target: runId,
+      detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
+    };
+    if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
+      const [row] = await db._.session
+        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number }>; all: unknown; values: unknown }>(
+          oneStatement.query,
+          oneStatement.fields,
+          'runs_trigger_one',
+          true,
+        )
+        .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues, eventShortType: 'requested' });
+      firstEventHook?.inserted(row!.hookRows);
+      options.onOutbox();
+      options.onRunChanged?.(row!.run);
+      return ok({ run: row!.run, replayed: false });
+    }
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
         const claimed = await tx
@@ -254,65 +300,17 @@ export function createRunService(options: RunServiceOptions) {
       // on the transaction's connection) as named prepared statements: one
       // round trip, where unprepared statements with parameters cost two each
       // (postgres.js describes them first) and wait for one another.
-      const [[run], [firstEvent], [command]] = await Promise.all([
-        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', {
-          id: runId,
-          tenant,
-          serviceId: req.serviceId,
-          actionId: req.actionId,
-          definitionId: meta.definition?.id ?? null,
-          definitionVersion: meta.definition?.version ?? null,
-          state: 'requested',
-          input: json(req.input),
-          commandId,
-          traceId,
-          idempotencyKey: req.idempotencyKey ?? null,
-          origin: meta.origin,
-          callerCommandId: meta.caller?.commandId ?? null,
-          callerTarget: meta.caller?.target ?? null,
-          heartbeatTimeoutS: options.heartbeatTimeoutS,
-          statusTtlS: options.statusTtlS,
-          deadline: req.deadline ? req.deadline.toISOString() : null,
-          nextSeq: 2,
-        }),
-        execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', {
-          runId,
-          seq: 1,
-          tenant,
-          source: requested.value.source,
-          eventId: requested.value.id,
-          type: requested.value.type,
-          time: new Date(requested.value.time).toISOString(),
-          state: 'requested',
-          reason: `triggered through ${meta.origin}`,
-          data: json(requested.value.data),
-          envelope: json(requested.value),
-        }),
-        execute<Array<{ id: number }>>(tx, insertOutbox, 'runs_trigger_outbox', {
-          kind: 'command',
-          runId,
-          topic,
-          payload,
-          claimedBy: lease?.owner ?? null,
-          leaseS: lease?.leaseS ?? null,
-          attempts: lease ? 1 : 0,
-        }),
-        execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', {
-          tenant,
-          actor: meta.actor,
-          action: 'run.trigger',
-          target: runId,
-          detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
-        }),
+      const [[run], [firstEvent]] = await Promise.all([
+        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', runValues),
+        execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', eventValues),
+        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', outboxValues),
+        execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', auditValues),
       ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
-      commandRowId = command!.id;
       return ok({ run: run!, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
-      if (lease && commandRowId !== undefined) {
-        await options.directOutbox!.publishLeased({ id: commandRowId, runId, topic, payload: envelope.value as unknown as Record<string, unknown>, text: payload });
-      } else options.onOutbox();
+      options.onOutbox();
       options.onRunChanged?.(outcome.value.run);
     }
     return outcome;
