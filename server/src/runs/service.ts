@@ -168,7 +168,6 @@ export function createRunService(options: RunServiceOptions) {
   async function trigger(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<TriggerOutcome>> {
     const target = await checkTarget(tenant, req, meta);
     if (!target.ok) return target;
-    const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
     const runId = options.newId();
     const commandId = options.newId();
     const traceId = meta.caller?.traceId ?? options.newTraceId();
@@ -270,6 +269,7 @@ export function createRunService(options: RunServiceOptions) {
     }
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
+        const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
         const claimed = await tx
           .insert(idempotencyKeys)
           .values({ tenant, key: req.idempotencyKey, requestHash: hash, runId })
