@@ -215,6 +215,10 @@ describe('webhook endpoints', () => {
     expect(forSucceeded.length + forAll.length).toBe(6);
     expect(forSucceeded.map(shortType)).toEqual(['succeeded']);
     expect(forAll.map(shortType).sort()).toEqual(['accepted', 'dispatched', 'progress', 'requested', 'succeeded'].sort());
+    // The first event's delivery is written by the trigger's single statement (id made by Postgres): a UUIDv7 as the others.
+    const uuidv7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const r of got) expect(deliveryIdOf(r)).toMatch(uuidv7);
+    expect(forAll.find((r) => shortType(r) === 'requested')!.headers['synapse-event-seq']).toBe('1');
     // A tampered body or a wrong secret does not verify.
     const one = forSucceeded[0]!;
     expect(verifySignature(secret, { deliveryId: deliveryIdOf(one), timestamp: one.headers['synapse-timestamp'] as string, signature: one.headers['synapse-signature'] as string }, one.body.replace('true', 'false'), Date.now())).toEqual({ ok: false, reason: 'bad_signature' });

@@ -187,6 +187,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onChanged: (service) => fanout.publish({ kind: 'service', tenant: service.tenant, service }),
   });
   let relay: Relay | undefined;
+  let kickScheduled = false;
   const runs = createRunService({
     db: database.db,
     logger,
@@ -197,7 +198,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     now: Date.now,
     heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
     statusTtlS: config.SYNAPSE_STATUS_TTL_S,
-    onOutbox: () => relay?.kick(),
+    // After the current turn, so the mutation's response is written before the relay's claim.
+    onOutbox: () => {
+      if (kickScheduled) return;
+      kickScheduled = true;
+      setImmediate(() => {
+        kickScheduled = false;
+        relay?.kick();
+      });
+    },
     onStoredInTx: webhooks.onStoredInTx,
     onRunChanged: (run) => {
       webhooks.afterCommit();

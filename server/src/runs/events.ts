@@ -1,7 +1,7 @@
 // Appends an event to a run's log and moves its state, inside the caller's
 // transaction. The run row is locked first, so sequence numbers are gap-free
 // and per-run ordered even with several writers (relay, ingest, sweeper).
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { runEvents, runs } from '../db/schema.js';
 import { type EventEnvelope, type EventShortType, isTerminal, nextRunState, type RunState } from '../protocol/index.js';
@@ -21,6 +21,18 @@ export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Prom
    * they travel with the transaction's first statements instead of after them.
    */
   prefetch?: (tx: Tx, tenant: string) => void;
+  /**
+   * Optional: what the hook does for a run's first event (`requested`, never an
+   * outcome), as one `INSERT … RETURNING 1` to run inside the trigger's single
+   * statement: it reads the stored event from the CTE `ev` (`id`, `seq`,
+   * `type`) and the placeholders `tenant`, `runId` and `eventShortType`.
+   * Without it, triggers take the transaction path and call the hook.
+   */
+  firstEvent?: {
+    insert: SQL;
+    /** After the commit: how many rows the insert wrote. */
+    inserted(count: number): void;
+  };
 };
 
 export interface AppendEvent {

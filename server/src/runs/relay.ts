@@ -3,7 +3,8 @@
 // LOCKED, then a claim with an expiry), so several gateways share the work and
 // one relay never publishes a row twice. While the broker is unreachable the
 // commands wait in the outbox; they go out when it returns.
-import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, type Query, sql } from 'drizzle-orm';
+import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
@@ -48,6 +49,34 @@ interface DispatchedEvent {
  * runs) instead of three per item. A batch naming a run twice takes the
  * one-at-a-time path, whose sequence numbers follow each other.
  */
+const allColumns = (table: typeof runs | typeof runEvents) =>
+  Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
+const dialect = new PgDialect();
+/** `tx.insert(runEvents).values([...]).returning()` for a batch, as arrays of its columns (nulls stay SQL NULL). */
+const insertDispatched = {
+  query: dialect.sqlToQuery(sql`insert into ${runEvents} (run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)
+    select u.run_id, u.seq::int, u.tenant, u.source, u.event_id, u.type, u.time::timestamptz, u.state, ${sql.placeholder('reason')}::text, u.data::jsonb, u.envelope::jsonb
+    from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('seqs')}::text[], ${sql.placeholder('tenants')}::text[], ${sql.placeholder('sources')}::text[],
+      ${sql.placeholder('eventIds')}::text[], ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('states')}::text[],
+      ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[]) as u(run_id, seq, tenant, source, event_id, type, time, state, data, envelope)
+    returning ${sql.join(Object.values(getTableColumns(runEvents)).map((c) => sql.identifier(c.name)), sql`, `)}`),
+  fields: allColumns(runEvents),
+};
+/** The runs' update after their dispatched events: moved runs go to `dispatched`, the others only advance their sequence. */
+const updateDispatched = {
+  query: dialect.sqlToQuery(sql`update ${runs} set next_seq = ${runs}.next_seq + 1, last_event_at = now(), updated_at = now(),
+      state = case when u.moved::bool then 'dispatched' else ${runs}.state end,
+      reason = case when u.moved::bool then ${sql.placeholder('reason')}::text else ${runs}.reason end,
+      dispatched_at = case when u.moved::bool then now() else ${runs}.dispatched_at end
+    from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('moved')}::text[]) as u(id, moved)
+    where ${runs}.id = u.id
+    returning ${sql.join(Object.values(getTableColumns(runs)).map((c) => sql`${runs}.${sql.identifier(c.name)}`), sql`, `)}`),
+  fields: allColumns(runs),
+};
+function execute<T>(tx: Tx, statement: { query: Query; fields: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
+  return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
+}
+
 async function appendDispatched(tx: Tx, items: DispatchedEvent[]): Promise<Array<AppendResult | null>> {
   const reason = 'command published';
   if (items.length === 0) return [];
@@ -80,43 +109,31 @@ async function appendDispatched(tx: Tx, items: DispatchedEvent[]): Promise<Array
     for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
     return results;
   }
-  const events = await tx
-    .insert(runEvents)
-    .values(
-      plans.map(({ item, run, to }) => ({
-        runId: item.runId,
-        seq: run.nextSeq,
-        tenant: run.tenant,
-        source: item.envelope.source,
-        eventId: item.envelope.id,
-        type: item.envelope.type,
-        time: new Date(item.envelope.time),
-        state: to,
-        reason,
-        data: item.envelope.data,
-        envelope: item.envelope as unknown as Record<string, unknown>,
-      })),
-    )
-    .returning();
-  // Moved runs go to `dispatched`; the others (already further on, or ended) only advance their sequence.
-  const moved = plans.filter((p) => p.moved).map((p) => p.item.runId);
-  const isMoved = moved.length === plans.length ? sql`true` : moved.length === 0 ? sql`false` : inArray(runs.id, moved);
-  const updated = await tx
-    .update(runs)
-    .set({
-      nextSeq: sql`${runs.nextSeq} + 1`,
-      lastEventAt: sql`now()`,
-      updatedAt: sql`now()`,
-      ...(moved.length > 0
-        ? {
-            state: sql`case when ${isMoved} then 'dispatched' else ${runs.state} end`,
-            reason: sql`case when ${isMoved} then ${reason} else ${runs.reason} end`,
-            dispatchedAt: sql`case when ${isMoved} then now() else ${runs.dispatchedAt} end`,
-          }
-        : {}),
-    })
-    .where(inArray(runs.id, plans.map((p) => p.item.runId)))
-    .returning();
+  // The events' insert and the runs' update take arrays (one shape whatever the
+  // batch: prepared statements, no per-batch query building) and travel together.
+  // Every array is text[] (cast in SQL): postgres.js, as drizzle sets it up, does
+  // not serialise int, bool or timestamptz arrays.
+  const time = (t: string | number) => new Date(t).toISOString();
+  const [events, updated] = await Promise.all([
+    execute<RunEventRow[]>(tx, insertDispatched, 'relay_insert_dispatched', {
+      runIds: plans.map((p) => p.item.runId),
+      seqs: plans.map((p) => String(p.run.nextSeq)),
+      tenants: plans.map((p) => p.run.tenant),
+      sources: plans.map((p) => p.item.envelope.source),
+      eventIds: plans.map((p) => p.item.envelope.id),
+      types: plans.map((p) => p.item.envelope.type),
+      times: plans.map((p) => time(p.item.envelope.time)),
+      states: plans.map((p) => p.to),
+      reason,
+      datas: plans.map((p) => (p.item.envelope.data === undefined || p.item.envelope.data === null ? null : JSON.stringify(p.item.envelope.data))),
+      envelopes: plans.map((p) => JSON.stringify(p.item.envelope)),
+    }),
+    execute<RunRow[]>(tx, updateDispatched, 'relay_update_dispatched', {
+      ids: plans.map((p) => p.item.runId),
+      moved: plans.map((p) => String(p.moved)),
+      reason,
+    }),
+  ]);
   const eventOf = new Map(events.map((e) => [e.runId, e]));
   const runOf = new Map(updated.map((r) => [r.id, r]));
   const byRun = new Map(plans.map((p) => [p.item.runId, { run: runOf.get(p.item.runId)!, event: eventOf.get(p.item.runId)!, moved: p.moved }]));
@@ -271,7 +288,7 @@ export function createRelay(options: RelayOptions) {
         if (published === HELD_ONLY || (published > 0 && published >= batchSize - 1)) again = true;
       } while (again && !stopped);
     } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: will retry');
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: will retry'); 
     } finally {
       running = false;
     }

@@ -1,7 +1,7 @@
 // Runs: triggering an action (a run, its first event and an outbox row in one
 // transaction), idempotency, reading runs back, and waiting for an outcome.
 import { and, desc, eq, getTableColumns, lt, type Query, sql } from 'drizzle-orm';
-import type { SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
+import type { PgDialect, SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { auditLog, idempotencyKeys, outbox, runEvents, runs } from '../db/schema.js';
 import { recordAudit } from '../audit/audit.js';
@@ -75,61 +75,74 @@ export function createRunService(options: RunServiceOptions) {
   const p = (name: string) => sql`${sql.placeholder(name)}`;
   const allColumns = (table: typeof runs | typeof runEvents) =>
     Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
-  const insertRun = {
-    query: db
-      .insert(runs)
-      .values({
-        id: p('id'),
-        tenant: p('tenant'),
-        serviceId: p('serviceId'),
-        actionId: p('actionId'),
-        definitionId: p('definitionId'),
-        definitionVersion: p('definitionVersion'),
-        state: p('state'),
-        input: p('input'),
-        commandId: p('commandId'),
-        traceId: p('traceId'),
-        idempotencyKey: p('idempotencyKey'),
-        origin: p('origin'),
-        callerCommandId: p('callerCommandId'),
-        callerTarget: p('callerTarget'),
-        heartbeatTimeoutS: p('heartbeatTimeoutS'),
-        statusTtlS: p('statusTtlS'),
-        deadline: p('deadline'),
-        nextSeq: p('nextSeq'),
-      })
-      .returning()
-      .toSQL(),
-    fields: allColumns(runs),
-  };
-  const insertEvent = {
-    query: db
-      .insert(runEvents)
-      .values({
-        runId: p('runId'),
-        seq: p('seq'),
-        tenant: p('tenant'),
-        source: p('source'),
-        eventId: p('eventId'),
-        type: p('type'),
-        time: p('time'),
-        state: p('state'),
-        reason: p('reason'),
-        data: p('data'),
-        envelope: p('envelope'),
-      })
-      .returning()
-      .toSQL(),
-    fields: allColumns(runEvents),
-  };
-  const insertOutbox = db
-    .insert(outbox)
-    .values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') })
-    .toSQL();
-  const insertAudit = db
+  const runInsert = db
+    .insert(runs)
+    .values({
+      id: p('id'),
+      tenant: p('tenant'),
+      serviceId: p('serviceId'),
+      actionId: p('actionId'),
+      definitionId: p('definitionId'),
+      definitionVersion: p('definitionVersion'),
+      state: p('state'),
+      input: p('input'),
+      commandId: p('commandId'),
+      traceId: p('traceId'),
+      idempotencyKey: p('idempotencyKey'),
+      origin: p('origin'),
+      callerCommandId: p('callerCommandId'),
+      callerTarget: p('callerTarget'),
+      heartbeatTimeoutS: p('heartbeatTimeoutS'),
+      statusTtlS: p('statusTtlS'),
+      deadline: p('deadline'),
+      nextSeq: p('nextSeq'),
+    })
+    .returning();
+  const insertRun = { query: runInsert.toSQL(), fields: allColumns(runs) };
+  const eventInsert = db
+    .insert(runEvents)
+    .values({
+      runId: p('runId'),
+      seq: p('seq'),
+      tenant: p('tenant'),
+      source: p('source'),
+      eventId: p('eventId'),
+      type: p('type'),
+      time: p('time'),
+      state: p('state'),
+      reason: p('reason'),
+      data: p('data'),
+      envelope: p('envelope'),
+    })
+    .returning();
+  const insertEvent = { query: eventInsert.toSQL(), fields: allColumns(runEvents) };
+  const outboxInsert = db.insert(outbox).values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') });
+  const insertOutbox = outboxInsert.toSQL();
+  const auditInsert = db
     .insert(auditLog)
-    .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') })
-    .toSQL();
+    .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') });
+  const insertAudit = auditInsert.toSQL();
+
+  // Without an idempotency key, the same four inserts (and the webhook hook's,
+  // when it can say it in SQL) as one statement of data-modifying CTEs: atomic
+  // on its own (an implicit transaction; foreign keys are checked at its end),
+  // so no BEGIN and COMMIT round trips, one socket write and one round trip.
+  // The rows written and returned are the transaction path's.
+  const firstEventHook = options.onStoredInTx?.firstEvent;
+  const columnsOf = (table: typeof runs | typeof runEvents, alias: string, path: string) =>
+    Object.entries(getTableColumns(table)).map(([key, field]) => ({ sql: sql`${sql.identifier(alias)}.${sql.identifier(field.name)}`, field: { path: [path, key], field } }));
+  const runColumns = columnsOf(runs, 'run', 'run');
+  const eventColumns = columnsOf(runEvents, 'ev', 'event');
+  const oneStatement = {
+    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
+      firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
+    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`} from run, ev`),
+    fields: [
+      ...runColumns.map((c) => c.field),
+      ...eventColumns.map((c) => c.field),
+      { path: ['hookRows'], field: sql<number>`` },
+    ] as SelectedFieldsOrdered,
+  };
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
     return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
@@ -155,7 +168,6 @@ export function createRunService(options: RunServiceOptions) {
   async function trigger(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<TriggerOutcome>> {
     const target = await checkTarget(tenant, req, meta);
     if (!target.ok) return target;
-    const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
     const runId = options.newId();
     const commandId = options.newId();
     const traceId = meta.caller?.traceId ?? options.newTraceId();
@@ -195,8 +207,69 @@ export function createRunService(options: RunServiceOptions) {
     });
     if (!requested.ok) return fail('invalid_input', null, requested.error.message);
 
+    const runValues = {
+      id: runId,
+      tenant,
+      serviceId: req.serviceId,
+      actionId: req.actionId,
+      definitionId: meta.definition?.id ?? null,
+      definitionVersion: meta.definition?.version ?? null,
+      state: 'requested',
+      input: json(req.input),
+      commandId,
+      traceId,
+      idempotencyKey: req.idempotencyKey ?? null,
+      origin: meta.origin,
+      callerCommandId: meta.caller?.commandId ?? null,
+      callerTarget: meta.caller?.target ?? null,
+      heartbeatTimeoutS: options.heartbeatTimeoutS,
+      statusTtlS: options.statusTtlS,
+      deadline: req.deadline ? req.deadline.toISOString() : null,
+      nextSeq: 2,
+    };
+    const eventValues = {
+      runId,
+      seq: 1,
+      tenant,
+      source: requested.value.source,
+      eventId: requested.value.id,
+      type: requested.value.type,
+      time: new Date(requested.value.time).toISOString(),
+      state: 'requested',
+      reason: `triggered through ${meta.origin}`,
+      data: json(requested.value.data),
+      envelope: json(requested.value),
+    };
+    const outboxValues = {
+      kind: 'command',
+      runId,
+      topic: `${options.topicPrefix}/command/${req.serviceId}`,
+      payload: json(envelope.value),
+    };
+    const auditValues = {
+      tenant,
+      actor: meta.actor,
+      action: 'run.trigger',
+      target: runId,
+      detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
+    };
+    if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
+      const [row] = await db._.session
+        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number }>; all: unknown; values: unknown }>(
+          oneStatement.query,
+          oneStatement.fields,
+          'runs_trigger_one',
+          true,
+        )
+        .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues, eventShortType: 'requested' });
+      firstEventHook?.inserted(row!.hookRows);
+      options.onOutbox();
+      options.onRunChanged?.(row!.run);
+      return ok({ run: row!.run, replayed: false });
+    }
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
+        const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
         const claimed = await tx
           .insert(idempotencyKeys)
           .values({ tenant, key: req.idempotencyKey, requestHash: hash, runId })
@@ -228,52 +301,10 @@ export function createRunService(options: RunServiceOptions) {
       // round trip, where unprepared statements with parameters cost two each
       // (postgres.js describes them first) and wait for one another.
       const [[run], [firstEvent]] = await Promise.all([
-        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', {
-          id: runId,
-          tenant,
-          serviceId: req.serviceId,
-          actionId: req.actionId,
-          definitionId: meta.definition?.id ?? null,
-          definitionVersion: meta.definition?.version ?? null,
-          state: 'requested',
-          input: json(req.input),
-          commandId,
-          traceId,
-          idempotencyKey: req.idempotencyKey ?? null,
-          origin: meta.origin,
-          callerCommandId: meta.caller?.commandId ?? null,
-          callerTarget: meta.caller?.target ?? null,
-          heartbeatTimeoutS: options.heartbeatTimeoutS,
-          statusTtlS: options.statusTtlS,
-          deadline: req.deadline ? req.deadline.toISOString() : null,
-          nextSeq: 2,
-        }),
-        execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', {
-          runId,
-          seq: 1,
-          tenant,
-          source: requested.value.source,
-          eventId: requested.value.id,
-          type: requested.value.type,
-          time: new Date(requested.value.time).toISOString(),
-          state: 'requested',
-          reason: `triggered through ${meta.origin}`,
-          data: json(requested.value.data),
-          envelope: json(requested.value),
-        }),
-        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', {
-          kind: 'command',
-          runId,
-          topic: `${options.topicPrefix}/command/${req.serviceId}`,
-          payload: json(envelope.value),
-        }),
-        execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', {
-          tenant,
-          actor: meta.actor,
-          action: 'run.trigger',
-          target: runId,
-          detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
-        }),
+        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', runValues),
+        execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', eventValues),
+        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', outboxValues),
+        execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', auditValues),
       ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
       return ok({ run: run!, replayed: false });
