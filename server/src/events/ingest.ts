@@ -79,6 +79,20 @@ const updateRuns = new PgDialect().sqlToQuery(sql`
     as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
   where ${runs}.id = v.id`);
 
+/**
+ * The rows of a batch's multi-row insert, one array per column (same order):
+ * one shape whatever the batch's size, so the insert runs as a prepared
+ * statement (a VALUES list has one parameter per cell, a new statement per
+ * batch size). Columns in the table's order; `id` and `received_at` as their
+ * defaults would be.
+ */
+const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.run_id, v.seq, v.tenant, v.source, v.event_id, v.type,
+    v.time::timestamptz, v.state, v.reason, v.data::jsonb, v.envelope::jsonb, now()
+  from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('seqs')}::integer[], ${sql.placeholder('tenants')}::text[], ${sql.placeholder('sources')}::text[],
+    ${sql.placeholder('eventIds')}::text[], ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('states')}::text[],
+    ${sql.placeholder('reasons')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
+    as v(run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)`;
+
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
   let queue: Pending[] = [];
@@ -289,12 +303,30 @@ export function createEventIngest(options: EventIngestOptions) {
           }),
         tx
           .insert(runEvents)
-          .values(toStore.map((p) => p.values))
+          .select(insertEventsSelect)
           .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
-          .returning(),
+          .returning({ id: runEvents.id, source: runEvents.source, eventId: runEvents.eventId, receivedAt: runEvents.receivedAt })
+          .prepare('ingest_insert_events')
+          .execute({
+            runIds: toStore.map((p) => p.values.runId),
+            seqs: toStore.map((p) => p.values.seq),
+            tenants: toStore.map((p) => p.values.tenant),
+            sources: toStore.map((p) => p.values.source),
+            eventIds: toStore.map((p) => p.values.eventId),
+            types: toStore.map((p) => p.values.type),
+            times: toStore.map((p) => p.values.time.toISOString()),
+            states: toStore.map((p) => p.values.state),
+            reasons: toStore.map((p) => p.values.reason),
+            datas: toStore.map((p) => json(p.values.data)),
+            envelopes: toStore.map((p) => JSON.stringify(p.values.envelope)),
+          }),
       ]);
       if (rows.length !== toStore.length) throw new BatchConflict();
-      for (const row of rows) stored.set(`${row.source}\u0000${row.eventId}`, row);
+      const byKey = new Map(toStore.map((p) => [`${p.values.source}\u0000${p.values.eventId}`, p.values]));
+      for (const row of rows) {
+        const key = `${row.source}\u0000${row.eventId}`;
+        stored.set(key, { ...byKey.get(key)!, id: row.id, receivedAt: row.receivedAt });
+      }
     }
 
     const results: Array<IngestResult & { changed?: boolean }> = [];
