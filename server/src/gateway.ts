@@ -18,7 +18,7 @@ import { createRegistry } from './registry/registry.js';
 import { randomBytes } from 'node:crypto';
 import type { EmbeddedBroker } from './mqtt/broker.js';
 import { type Messaging, type MessagingHooks, startMessaging } from './mqtt/messaging.js';
-import { createEventIngest } from './events/ingest.js';
+import { createEventIngest, EVENT_INGEST_LIMITS } from './events/ingest.js';
 import { createFanOut } from './events/fanout.js';
 import { createLiveHub } from './events/live.js';
 import { registerEventRoutes } from './http/rest/events.js';
@@ -222,6 +222,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onEvent: eventStored,
     onRunChanged: runChanged,
     onStoredInTx: webhooks.onStoredInTx,
+    // PGlite has one connection and aborted on large batches; a Postgres pool overlaps transactions.
+    ...(database.driver === 'postgres' ? { maxBatch: EVENT_INGEST_LIMITS.maxBatchPostgres, concurrency: 2 } : {}),
   });
   // Other gateways' run changes wake this process's waiters too.
   fanout.subscribe((change) => {
