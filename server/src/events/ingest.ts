@@ -380,9 +380,14 @@ export function createEventIngest(options: EventIngestOptions) {
     batch.forEach((item, i) => {
       const result = results[i]!;
       if (result.ok && result.run) {
-        if (result.event) options.onEvent?.(result.event, result.run);
-        if (result.changed) options.onRunChanged?.(result.run);
-        if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
+        // Stored: a failing listener must not keep the event unacknowledged (nor the batch's later ones).
+        try {
+          if (result.event) options.onEvent?.(result.event, result.run);
+          if (result.changed) options.onRunChanged?.(result.run);
+          if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
+        } catch (error) {
+          logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
+        }
       }
       const { changed: _changed, ...plain } = result;
       item.resolve(plain);
