@@ -874,12 +874,12 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   if (Number(gaps!.n) !== 0) throw new Error(`${label}: ${gaps!.n} ingest runs whose next_seq, log or state is inconsistent`);
   progress(`${label}: ingest: ${persisted} stored in ${ingestMs.toFixed(0)} ms (${((persisted / ingestMs) * 1000).toFixed(0)}/s)`);
 
-  // Baseline: the same rows, multi-row inserts of maxBatch rows with postgres.js.
+  // Baseline: the same rows, multi-row inserts with postgres.js of as many rows as an ingest batch on Postgres.
   const columns = ['run_id', 'seq', 'tenant', 'source', 'event_id', 'type', 'time', 'state', 'reason', 'data', 'envelope', 'received_at'];
   const rows = await sql`select run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope, received_at
     from run_events where run_id = any(${ingestRuns}) and type = 'aionix.openact.action.progress' order by id`;
   await sql`create table bench_ingest (like run_events including all)`;
-  const batch = EVENT_INGEST_LIMITS.maxBatch;
+  const batch = EVENT_INGEST_LIMITS.maxBatchPostgres;
   const baselineStart = performance.now();
   for (let i = 0; i < rows.length; i += batch) {
     const chunk = rows.slice(i, i + batch).map((r) => ({ ...r, data: sql.json(r.data as never), envelope: sql.json(r.envelope as never) }));

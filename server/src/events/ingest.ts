@@ -24,14 +24,13 @@ import {
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
 
-/** An event of the batch was stored by another transaction meanwhile: redo the batch one event at a time. */
-class BatchConflict extends Error {}
-
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
   maxRunOutputBytes: 8 * 1024 * 1024,
   /** Events per transaction; larger batches made the embedded database (PGlite) abort under a long QoS 1 stream. */
   maxBatch: 100,
+  /** Events per transaction on a real Postgres (postgres.js): a large backlog costs fewer commits and round trips. */
+  maxBatchPostgres: 500,
 } as const;
 
 export type IngestResult =
@@ -50,6 +49,14 @@ export interface EventIngestOptions {
   onRunChanged?: (run: RunRow) => void;
   /** Inside the storing transaction. */
   onStoredInTx?: StoredEventHook;
+  /** Events per transaction at most (EVENT_INGEST_LIMITS.maxBatch unless given). */
+  maxBatch?: number;
+  /**
+   * Transactions in flight at once (1 unless given; more needs a connection
+   * pool). The next batch starts once the previous one holds its runs' locks,
+   * so a run's events are still numbered in the order they arrived.
+   */
+  concurrency?: number;
 }
 
 interface Pending {
@@ -79,11 +86,31 @@ const updateRuns = new PgDialect().sqlToQuery(sql`
     as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
   where ${runs}.id = v.id`);
 
+/**
+ * The rows of a batch's multi-row insert, one array per column (same order):
+ * one shape whatever the batch's size, so the insert runs as a prepared
+ * statement (a VALUES list has one parameter per cell, a new statement per
+ * batch size). Columns in the table's order; `id` and `received_at` as their
+ * defaults would be.
+ */
+const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.run_id, v.seq, v.tenant, v.source, v.event_id, v.type,
+    v.time::timestamptz, v.state, v.reason, v.data::jsonb, v.envelope::jsonb, now()
+  from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('seqs')}::integer[], ${sql.placeholder('tenants')}::text[], ${sql.placeholder('sources')}::text[],
+    ${sql.placeholder('eventIds')}::text[], ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('states')}::text[],
+    ${sql.placeholder('reasons')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
+    as v(run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)`;
+
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
   let queue: Pending[] = [];
-  let flushing = false;
   let scheduled = false;
+  const maxBatch = Math.max(1, options.maxBatch ?? EVENT_INGEST_LIMITS.maxBatch);
+  const maxInFlight = Math.max(1, options.concurrency ?? 1);
+  let inFlight = 0;
+  /** A started batch does not hold its runs' locks yet: the next one waits for that. */
+  let locking = false;
+  /** Batches are settled (results, deliveries, acknowledgements) in the order they were taken. */
+  let settled: Promise<void> = Promise.resolve();
 
   function reject(code: string, path: string, message: string, context: Record<string, unknown> = {}): IngestResult {
     options.onRejected?.(code);
@@ -173,11 +200,18 @@ export function createEventIngest(options: EventIngestOptions) {
    * whole batch: the batch's runs are locked at once (in id order), sequence
    * numbers, states and output sizes are worked out in memory, the events are
    * inserted in one multi-row insert and the runs updated in one statement.
-   * Returns null (nothing written) when the batch needs the one-at-a-time path:
-   * an output marker is due, or an event turned out to be a duplicate only at
-   * insert time (another transaction stored it meanwhile).
+   * Takes the one-at-a-time path (storeOne), in the same transaction and
+   * under the same locks, when an output marker is due, or when an event
+   * turned out to be a duplicate only at insert time (another transaction
+   * stored it meanwhile: the batch's writes are rolled back to a savepoint).
+   * `onLocked`: the batch's runs are locked (the next batch may start).
    */
-  async function storeBatch(tx: Tx, events: NormalisedEvent[]): Promise<Array<IngestResult & { changed?: boolean }> | null> {
+  async function storeBatch(tx: Tx, events: NormalisedEvent[], onLocked: () => void): Promise<Array<IngestResult & { changed?: boolean }>> {
+    const storeEach = async () => {
+      const out: Array<IngestResult & { changed?: boolean }> = [];
+      for (const event of events) out.push(await storeOne(tx, event));
+      return out;
+    };
     for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
     // Both reads have one shape whatever the batch's size (arrays, not lists of
@@ -199,6 +233,7 @@ export function createEventIngest(options: EventIngestOptions) {
         .prepare('ingest_stored_events')
         .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) }),
     ]);
+    onLocked();
     const byId = new Map<string, RunRow>();
     let now: Date | undefined;
     for (const { txNow, ...row } of locked) {
@@ -227,7 +262,7 @@ export function createEventIngest(options: EventIngestOptions) {
           plan.push({ kind: 'result', result: { ok: true, duplicate: false } });
           continue;
         }
-        if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return null;
+        if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return storeEach();
         outputBytes += size;
       }
       const key = `${event.envelope.source}\u0000${event.envelope.id}`;
@@ -270,9 +305,11 @@ export function createEventIngest(options: EventIngestOptions) {
       const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
       const touchedRuns = [...touched].map(([id, flags]) => ({ run: byId.get(id)!, flags }));
       // The runs' update has one shape (arrays) and is prepared; it goes out
-      // ahead of the insert, in the same round trip. Should the insert find an
-      // event stored meanwhile, the whole transaction rolls back (BatchConflict).
-      const [, rows] = await Promise.all([
+      // ahead of the insert, in the same round trip, after a savepoint. Should
+      // the insert find an event stored meanwhile, both are rolled back to the
+      // savepoint (the runs stay locked) and the events stored one at a time.
+      const [, , rows] = await Promise.all([
+        tx.execute(sql`savepoint ingest_batch`),
         tx._.session
           .prepareQuery(updateRuns, undefined, 'ingest_update_runs', false)
           .execute({
@@ -289,12 +326,33 @@ export function createEventIngest(options: EventIngestOptions) {
           }),
         tx
           .insert(runEvents)
-          .values(toStore.map((p) => p.values))
+          .select(insertEventsSelect)
           .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
-          .returning(),
+          .returning({ id: runEvents.id, source: runEvents.source, eventId: runEvents.eventId, receivedAt: runEvents.receivedAt })
+          .prepare('ingest_insert_events')
+          .execute({
+            runIds: toStore.map((p) => p.values.runId),
+            seqs: toStore.map((p) => p.values.seq),
+            tenants: toStore.map((p) => p.values.tenant),
+            sources: toStore.map((p) => p.values.source),
+            eventIds: toStore.map((p) => p.values.eventId),
+            types: toStore.map((p) => p.values.type),
+            times: toStore.map((p) => p.values.time.toISOString()),
+            states: toStore.map((p) => p.values.state),
+            reasons: toStore.map((p) => p.values.reason),
+            datas: toStore.map((p) => json(p.values.data)),
+            envelopes: toStore.map((p) => JSON.stringify(p.values.envelope)),
+          }),
       ]);
-      if (rows.length !== toStore.length) throw new BatchConflict();
-      for (const row of rows) stored.set(`${row.source}\u0000${row.eventId}`, row);
+      if (rows.length !== toStore.length) {
+        await tx.execute(sql`rollback to savepoint ingest_batch`);
+        return storeEach();
+      }
+      const byKey = new Map(toStore.map((p) => [`${p.values.source}\u0000${p.values.eventId}`, p.values]));
+      for (const row of rows) {
+        const key = `${row.source}\u0000${row.eventId}`;
+        stored.set(key, { ...byKey.get(key)!, id: row.id, receivedAt: row.receivedAt });
+      }
     }
 
     const results: Array<IngestResult & { changed?: boolean }> = [];
@@ -310,46 +368,70 @@ export function createEventIngest(options: EventIngestOptions) {
     return results;
   }
 
-  async function flush(): Promise<void> {
-    flushing = true;
+  async function storeInTransaction(events: NormalisedEvent[], onLocked: () => void): Promise<Array<IngestResult & { changed?: boolean }>> {
     try {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, EVENT_INGEST_LIMITS.maxBatch);
-        queue = queue.slice(batch.length);
-        let results: Array<IngestResult & { changed?: boolean }>;
-        try {
-          const events = batch.map((item) => item.event);
-          const batched = await db
-            .transaction((tx) => storeBatch(tx, events))
-            .catch((error: unknown) => {
-              if (error instanceof BatchConflict) return null;
-              throw error;
-            });
-          results =
-            batched ??
-            (await db.transaction(async (tx) => {
-              const out: Array<IngestResult & { changed?: boolean }> = [];
-              for (const event of events) out.push(await storeOne(tx, event));
-              return out;
-            }));
-        } catch (error) {
-          // Nothing of the batch is stored: every sender keeps its message unacknowledged.
-          for (const item of batch) item.reject(error);
-          continue;
-        }
-        batch.forEach((item, i) => {
-          const result = results[i]!;
-          if (result.ok && result.run) {
-            if (result.event) options.onEvent?.(result.event, result.run);
-            if (result.changed) options.onRunChanged?.(result.run);
-            if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
-          }
-          const { changed: _changed, ...plain } = result;
-          item.resolve(plain);
-        });
-      }
+      return await db.transaction((tx) => storeBatch(tx, events, onLocked));
     } finally {
-      flushing = false;
+      onLocked();
+    }
+  }
+
+  function settle(batch: Pending[], results: Array<IngestResult & { changed?: boolean }>): void {
+    batch.forEach((item, i) => {
+      const result = results[i]!;
+      if (result.ok && result.run) {
+        // Stored: a failing listener must not keep the event unacknowledged (nor the batch's later ones).
+        try {
+          if (result.event) options.onEvent?.(result.event, result.run);
+          if (result.changed) options.onRunChanged?.(result.run);
+          if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
+        } catch (error) {
+          logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
+        }
+      }
+      const { changed: _changed, ...plain } = result;
+      item.resolve(plain);
+    });
+  }
+
+  /**
+   * Starts batches while there are events, fewer than `maxInFlight`
+   * transactions run and the last one started holds its runs' locks. A later
+   * batch sharing a run with an earlier one waits on that run's lock, so it
+   * reads the run (sequence number, state) as the earlier one committed it.
+   */
+  function pump(): void {
+    while (queue.length > 0 && inFlight < maxInFlight && !locking) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+      inFlight += 1;
+      locking = true;
+      let holding = false;
+      const onLocked = () => {
+        if (holding) return;
+        holding = true;
+        locking = false;
+        pump();
+      };
+      const outcome = storeInTransaction(
+        batch.map((item) => item.event),
+        onLocked,
+      ).then(
+        (results) => ({ ok: true as const, results }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      void outcome.then(() => {
+        inFlight -= 1;
+        pump();
+      });
+      settled = settled
+        .then(() => outcome)
+        .then((done) => {
+          if (done.ok) settle(batch, done.results);
+          // Nothing of the batch is stored: every sender keeps its message unacknowledged.
+          else for (const item of batch) item.reject(done.error);
+        })
+        .catch((error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'event ingest: settling a batch failed'));
     }
   }
 
@@ -357,11 +439,11 @@ export function createEventIngest(options: EventIngestOptions) {
     return new Promise<IngestResult>((resolve, rejectPromise) => {
       queue.push({ event, resolve, reject: rejectPromise });
       // Events that arrive in the same turn (one socket read holds many) share a transaction.
-      if (!flushing && !scheduled) {
+      if (!scheduled && !locking && inFlight < maxInFlight) {
         scheduled = true;
         setImmediate(() => {
           scheduled = false;
-          if (!flushing) void flush();
+          pump();
         });
       }
     });

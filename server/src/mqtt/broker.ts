@@ -74,9 +74,18 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         const hook = options.beforeAck;
         if (!client || !hook || !hook.filter(packet.topic)) return callback(null);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        // QoS 1: the PUBACK still waits for the hook (the event's commit), but
+        // the client's next packets are read meanwhile, so they join the next batch.
+        const release = packet.qos === 1 ? readOn(client, payload.length) : undefined;
         hook.handle(packet.topic, payload).then(
-          () => callback(null),
-          (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+          () => {
+            release?.();
+            callback(null);
+          },
+          (error: unknown) => {
+            release?.();
+            callback(error instanceof Error ? error : new Error(String(error)));
+          },
         );
       },
     });
@@ -164,6 +173,53 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     close: stop,
   } as EmbeddedBroker;
+}
+
+/** Publishes of one client whose PUBACK is held while the client's next packets are read: at most this many, and bytes of payload. */
+export const READ_AHEAD_LIMITS = { maxPackets: 1_000, maxBytes: 16 * 1024 * 1024 } as const;
+
+/** aedes 1.2 Client internals used by readOn (lib/client.js: `enqueue` and `nextBatch`). */
+interface ClientReadState {
+  _parsingBatch?: number;
+  _nextBatch?: (error?: Error) => void;
+  _paused?: boolean;
+  closed?: boolean;
+  synapseReadAhead?: { packets: number; bytes: number };
+}
+
+/**
+ * aedes handles the packets of one socket read concurrently, but reads the
+ * client's next bytes only once every packet of the read is done, and a QoS 1
+ * publish is done after its PUBACK, which waits for the event's commit: one
+ * transaction per socket read, the Axon idle meanwhile. This counts a publish
+ * whose PUBACK is held as done for reading (aedes' own `nextBatch`, a turn
+ * later, outside the parser), within READ_AHEAD_LIMITS per client, and puts it
+ * back just before aedes completes it, so aedes' count stays balanced. The
+ * PUBACK itself is still written only after the hook, in the hook's order.
+ * Returns undefined when aedes' internals are not as expected (reads as before).
+ */
+function readOn(client: Client, bytes: number): (() => void) | undefined {
+  const state = client as unknown as ClientReadState;
+  if (typeof state._parsingBatch !== 'number' || typeof state._nextBatch !== 'function') return undefined;
+  const ahead = (state.synapseReadAhead ??= { packets: 0, bytes: 0 });
+  if (ahead.packets >= READ_AHEAD_LIMITS.maxPackets || ahead.bytes + bytes > READ_AHEAD_LIMITS.maxBytes) return undefined;
+  ahead.packets += 1;
+  ahead.bytes += bytes;
+  let phase: 'waiting' | 'released' | 'cancelled' = 'waiting';
+  setImmediate(() => {
+    if (phase !== 'waiting' || state._paused || state.closed) {
+      phase = 'cancelled';
+      return;
+    }
+    phase = 'released';
+    state._nextBatch!();
+  });
+  return () => {
+    ahead.packets -= 1;
+    ahead.bytes -= bytes;
+    if (phase === 'released') state._parsingBatch! += 1;
+    phase = 'cancelled';
+  };
 }
 
 /** aedes hooks for authentication and the subscribe/forward ACL (publish is checked with the event hook above). */
