@@ -4,6 +4,44 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { redactUrl } from '../src/config/config.js';
 
+/** A progress line on stderr (stdout holds the results). */
+export const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/**
+ * Runs a benchmark's main and exits: cleans up after success, failure or
+ * SIGINT/SIGTERM (a second signal exits at once without finishing the
+ * clean-up), and says how long it took. After a signal, the steps in flight
+ * fail as their processes stop: the signal handler reports and exits.
+ */
+export function runBench(script: string, main: () => Promise<void>, cleanup: () => Promise<void>): void {
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) {
+        progress(`${signal} again: exiting without finishing the clean-up`);
+        process.exit(130);
+      }
+      interrupted = true;
+      progress(`${signal}: cleaning up (again to exit at once)`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  const startedAt = performance.now();
+  main().then(
+    async () => {
+      await cleanup();
+      progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+      process.exit(0);
+    },
+    async (error: unknown) => {
+      if (interrupted) return;
+      process.stderr.write(`${script} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
+
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A whole-number knob from the environment; a bad value exits 2 naming it. */

@@ -60,7 +60,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { type Command, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
-import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
 
 
 
@@ -80,7 +80,6 @@ for (const b of BROKERS) {
   }
 }
 
-const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 /** Milliseconds on a clock shared by this process and its children. */
 const clock = () => performance.timeOrigin + performance.now();
 
@@ -989,23 +988,4 @@ async function main(): Promise<void> {
 const role = process.argv[2];
 if (role === 'axon') runAxonChild();
 else if (role === 'clients') runClientsChild();
-else {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      progress(`${signal}: cleaning up`);
-      cleanup().finally(() => process.exit(130));
-    });
-  }
-  const startedAt = performance.now();
-  main()
-    .then(async () => {
-      await cleanup();
-      progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
-      process.exit(0);
-    })
-    .catch(async (error: unknown) => {
-      process.stderr.write(`bench:events failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      await cleanup();
-      process.exit(1);
-    });
-}
+else runBench('bench:events', main, cleanup);

@@ -42,7 +42,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
 
 const DEFINITIONS = 1_000;
 const TENANT = 'default';
@@ -55,7 +55,6 @@ const CONNECTIONS = intFromEnv('BENCH_CONNECTIONS', 10, 1, 1_000);
 const PIPELINING = intFromEnv('BENCH_PIPELINING', 1, 1, 100);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
 
-const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 // ---------------------------------------------------------------------------
 // The two operations. The selection set is what the baseline reproduces.
@@ -154,18 +153,6 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) {
-      progress(`${signal} again: exiting without finishing the clean-up`);
-      process.exit(130);
-    }
-    interrupted = true;
-    progress(`${signal}: cleaning up (again to exit at once)`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
 
 // ---------------------------------------------------------------------------
 // Load generation through the child process.
@@ -352,17 +339,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-const startedAt = performance.now();
-main()
-  .then(async () => {
-    await cleanup();
-    progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
-    process.exit(0);
-  })
-  .catch(async (error: unknown) => {
-    // After Ctrl-C the pending load fails as its generator stops; the signal handler exits.
-    if (interrupted) return;
-    process.stderr.write(`bench:registry failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    await cleanup();
-    process.exit(1);
-  });
+runBench('bench:registry', main, cleanup);

@@ -67,12 +67,11 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase, dropBenchDatabase, intFromEnv } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
 
 const ACTION_ID = 'restart';
 
 
-const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -935,31 +934,7 @@ const cpuRow = (cells: string[]) => cells[0]!.padEnd(24) + cells[1]!.padEnd(10) 
 
 // ---------------------------------------------------------------------------
 
-let interrupted = false;
 const role = process.argv[2];
 if (role === 'axon') runAxonChild();
 else if (role === 'baseline') runBaselineChild();
-else {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) return;
-      interrupted = true;
-      progress(`${signal}: cleaning up`);
-      cleanup().finally(() => process.exit(130));
-    });
-  }
-  const startedAt = performance.now();
-  main()
-    .then(async () => {
-      await cleanup();
-      progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
-      process.exit(0);
-    })
-    .catch(async (error: unknown) => {
-      // After Ctrl-C the steps in flight fail as their processes stop: the signal handler reports and exits.
-      if (interrupted) return;
-      process.stderr.write(`bench:trigger failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      await cleanup();
-      process.exit(1);
-    });
-}
+else runBench('bench:trigger', main, cleanup);
