@@ -35,11 +35,12 @@ import { createAgentStore } from './auth/agents.js';
 import { createKeyStore } from './auth/keys.js';
 import { createAuditLog } from './audit/audit.js';
 import { createRestGuard } from './http/rest/guard.js';
+import { isLoopbackAddress } from './mqtt/acl.js';
 
-/** Addresses only this machine can reach. */
+/** A HOST only this machine can reach: localhost or a loopback address (the MQTT edge's own test). */
 export function isLoopback(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+  return h === 'localhost' || isLoopbackAddress(h);
 }
 
 export interface Gateway {

@@ -8,7 +8,7 @@ import type { Database } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
 import { type DomainError, fail, ok, type Result } from '../errors.js';
 import type { Principal } from './principal.js';
-import { parseScopes, type Scope } from './scopes.js';
+import { parseScopes, type Scope, SCOPES } from './scopes.js';
 import { formatSecret, hashSecret, newSecret, parseSecret, secretMatches } from './secrets.js';
 
 export const KEY_CACHE_MS = 2_000;
@@ -83,7 +83,7 @@ export function createKeyStore(options: KeyStoreOptions) {
     if (name.length === 0 || name.length > MAX_KEY_NAME || name.includes('\0')) return fail('invalid_name', 'name', `name must be 1..${MAX_KEY_NAME} characters without NUL bytes`);
     if (!TENANT_RE.test(input.tenant)) return fail('invalid_tenant', 'tenant', 'tenant must be 1..63 letters, digits, _ and -, starting with a letter or digit');
     const { scopes, unknown } = parseScopes(input.scopes);
-    if (unknown.length > 0) return fail('invalid_scope', 'scopes', `unknown scope ${JSON.stringify(unknown[0])}; known: definitions:read, definitions:write, actions:trigger, runs:read, runs:cancel, config:write, keys:admin`);
+    if (unknown.length > 0) return fail('invalid_scope', 'scopes', `unknown scope ${JSON.stringify(unknown[0])}; known: ${SCOPES.join(', ')}`);
     if (scopes.length === 0) return fail('invalid_scope', 'scopes', 'a key needs at least one scope');
     if (input.expiresAt && input.expiresAt.getTime() <= now()) return fail('invalid_expiry', 'expiresAt', 'expiresAt must be in the future');
     return ok({ scopes });
@@ -117,7 +117,7 @@ export function createKeyStore(options: KeyStoreOptions) {
     const salt = options.random(16).toString('base64url');
     await db
       .insert(apiKeys)
-      .values({ id: bootstrapId, tenant, name: 'bootstrap admin (SYNAPSE_BOOTSTRAP_ADMIN_KEY)', scopes: ['definitions:read', 'definitions:write', 'actions:trigger', 'runs:read', 'runs:cancel', 'config:write', 'keys:admin'], salt, hash: hashSecret(options.bootstrapSecret, salt) })
+      .values({ id: bootstrapId, tenant, name: 'bootstrap admin (SYNAPSE_BOOTSTRAP_ADMIN_KEY)', scopes: [...SCOPES], salt, hash: hashSecret(options.bootstrapSecret, salt) })
       .onConflictDoNothing();
     return 'created';
   }

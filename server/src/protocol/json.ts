@@ -157,22 +157,24 @@ export function parseJsonObjectBytes(
 
 const MAYBE_UNSTORABLE = /\\u(0000|d[89a-f])/i;
 
+/** Whether Postgres text and jsonb refuse `s`: U+0000 or an unpaired surrogate. */
+export const isUnstorableString = (s: string): boolean => s.includes('\u0000') || !s.isWellFormed();
+
 /**
  * The path of the first string (value or key) holding U+0000 or an unpaired
  * surrogate, which Postgres text and jsonb refuse; null when there is none.
  */
 export function unstorableStringPath(value: unknown): string | null {
-  const bad = (s: string) => s.includes('\u0000') || !s.isWellFormed();
   const stack: Array<[unknown, string]> = [[value, '']];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
     if (typeof v === 'string') {
-      if (bad(v)) return path;
+      if (isUnstorableString(v)) return path;
     } else if (Array.isArray(v)) {
       v.forEach((item, i) => stack.push([item, `${path}[${i}]`]));
     } else if (typeof v === 'object' && v !== null) {
       for (const [key, item] of Object.entries(v)) {
-        if (bad(key)) return path;
+        if (isUnstorableString(key)) return path;
         stack.push([item, path ? `${path}.${key}` : key]);
       }
     }

@@ -6,12 +6,10 @@
 // invalid_input, …). Execute and subscribe hooks: HTTP, SSE and graphql-ws alike.
 import { type DocumentNode, GraphQLError, Kind, type ValueNode, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { isUnstorableString as isUnstorable, UNSTORABLE_MESSAGE } from '../../protocol/json.js';
 
 export const INVALID_TEXT = 'invalid_text';
 
-const MESSAGE = 'contains a NUL character (\\u0000) or an unpaired surrogate, which cannot be stored';
-
-const isUnstorable = (s: string) => s.includes('\u0000') || !s.isWellFormed();
 
 /** The first string argument (literal, variable or list of them) that cannot be stored. */
 function unstorableArgument(document: DocumentNode, variables: Record<string, unknown>): { field: string } | null {
@@ -37,7 +35,7 @@ function unstorableArgument(document: DocumentNode, variables: Record<string, un
 function refusal(document: DocumentNode, variables: unknown): GraphQLError | null {
   const found = unstorableArgument(document, (variables ?? {}) as Record<string, unknown>);
   if (!found) return null;
-  return new GraphQLError(`Argument ${found.field} ${MESSAGE}.`, { extensions: { code: INVALID_TEXT, field: found.field } });
+  return new GraphQLError(`Argument ${found.field} ${UNSTORABLE_MESSAGE}.`, { extensions: { code: INVALID_TEXT, field: found.field } });
 }
 
 export function useStorableStrings(): Plugin<Record<string, unknown>> {
