@@ -51,12 +51,11 @@
  * because the Axon never answers (the sweeper would end early runs mid-run),
  * and the trigger rate limits (SYNAPSE_TRIGGER_RATE_PER_IP/_PER_KEY) to 0 (off).
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sql as dsql } from 'drizzle-orm';
@@ -67,6 +66,8 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
+import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
+import { freePort } from '../../test/helpers/process.js';
 import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
 
 const ACTION_ID = 'restart';
@@ -381,12 +382,6 @@ function cpuBetween(a: CpuSample, b: CpuSample, wallS: number, gatewayRole: stri
 // ---------------------------------------------------------------------------
 // The parent: lifecycle. Everything started is stopped by cleanup(), once.
 
-interface PrivateMosquitto {
-  url: string;
-  child: ChildProcess;
-  dir: string;
-}
-
 const state: {
   adminUrl?: string;
   dbName?: string;
@@ -396,15 +391,6 @@ const state: {
   children: ChildProcess[];
   tmpDirs: string[];
 } = { children: [], tmpDirs: [] };
-
-async function stopMosquitto(m: PrivateMosquitto): Promise<void> {
-  if (m.child.exitCode === null && m.child.signalCode === null) {
-    const exited = once(m.child, 'exit');
-    m.child.kill('SIGTERM');
-    await exited;
-  }
-  await rm(m.dir, { recursive: true, force: true });
-}
 
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
@@ -423,7 +409,7 @@ function cleanup(): Promise<void> {
         Promise.race([gateway.close(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 20 s; going on')), 20_000).unref())]),
       );
     }
-    if (state.mosquitto) await step('stopping Mosquitto', () => stopMosquitto(state.mosquitto!));
+    if (state.mosquitto) await step('stopping Mosquitto', () => state.mosquitto!.close());
     if (state.monitor) await step('closing the monitoring connection', () => state.monitor!.end({ timeout: 5 }));
     for (const dir of state.tmpDirs) await step(`removing ${dir}`, () => rm(dir, { recursive: true, force: true }));
     if (state.dbName && state.adminUrl) {
@@ -435,53 +421,6 @@ function cleanup(): Promise<void> {
     }
   })();
   return cleaning;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
-/** A private Mosquitto from the tests' config (no-delay, raised queues) on a free port; never the shared one on 1883. */
-async function startMosquitto(): Promise<PrivateMosquitto> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'synapse-bench-mosquitto-'));
-  state.tmpDirs.push(dir);
-  const port = await freePort();
-  const template = await readFile(new URL('../../test/fixtures/mosquitto.test.conf', import.meta.url), 'utf8');
-  const confPath = path.join(dir, 'mosquitto.conf');
-  await writeFile(confPath, template.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir));
-  const child = spawnChecked('mosquitto', ['-c', confPath]);
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null || child.spawnError) break;
-    if (await portOpen(port)) return { url: `mqtt://127.0.0.1:${port}`, child, dir };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill();
-  throw new Error(`mosquitto did not start on port ${port}${child.spawnError ? `: ${child.spawnError.message}` : ''}; is it installed (apt-get install mosquitto)?`);
-}
-
-function spawnChecked(command: string, args: string[]): ChildProcess & { spawnError?: Error } {
-  // Its own process group: Ctrl-C must not stop the broker before the gateway
-  // has closed (the relay would wait for acknowledgements that never come).
-  const child = spawn(command, args, { stdio: 'ignore', detached: true }) as ChildProcess & { spawnError?: Error };
-  child.once('error', (error) => {
-    child.spawnError = error;
-  });
-  return child;
 }
 
 /** Forks this file (under tsx, like the parent: fork() reuses execArgv) in a role, or load.ts. */
@@ -713,7 +652,7 @@ async function runPhase(
   if (WARMUP_S > 0) completed += (await checked(`warm-up, ${CLIENTS} clients for ${WARMUP_S} s`, await ctx.load(job(CLIENTS, WARMUP_S)))).requests;
   const pids: CpuPids = {
     children: {
-      ...(state.mosquitto ? { mosquitto: state.mosquitto.child.pid } : {}),
+      ...(state.mosquitto ? { mosquitto: state.mosquitto.pid } : {}),
       'load generator': ctx.loader.pid,
       axon: ctx.axon.pid,
     },
@@ -767,7 +706,7 @@ async function runPhase(
     await baselineAsk({ type: 'open', brokerUrl: gateway.brokerUrl, dbUrl: ctx.dbUrl, topic: baselineTopic, sample: counts.sample!, poolSize: config.SYNAPSE_DB_POOL_SIZE });
     if (warmupOps > 0) await baselineAsk({ type: 'run', ops: warmupOps, concurrency: CLIENTS });
     const basePids: CpuPids = {
-      children: { ...(state.mosquitto ? { mosquitto: state.mosquitto.child.pid } : {}), baseline: ctx.baseline.pid, axon: ctx.axon.pid },
+      children: { ...(state.mosquitto ? { mosquitto: state.mosquitto.pid } : {}), baseline: ctx.baseline.pid, axon: ctx.axon.pid },
       postgres: ctx.postgresPids,
     };
     const before = await sampleCpu(basePids);
@@ -788,7 +727,7 @@ async function runPhase(
   state.gateway = undefined;
   sink.close();
   if (state.mosquitto) {
-    await stopMosquitto(state.mosquitto);
+    await state.mosquitto.close();
     state.mosquitto = undefined;
   }
   if (phase.database === 'postgres') {

@@ -13,6 +13,8 @@ export interface PrivateMosquitto {
   port: number;
   /** Its scratch directory (configuration, password file, log). */
   dir: string;
+  /** The broker's process id while it runs (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** SIGHUP: Mosquitto reads its password and ACL files again. */
   reload(): void;
   stop(): Promise<void>;
@@ -50,13 +52,16 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    child = spawn('mosquitto', ['-c', confPath], { stdio: 'ignore' });
+    // Its own process group: a Ctrl-C in a terminal must not stop the broker before
+    // the gateway has closed (its relay would wait for acknowledgements).
+    child = spawn('mosquitto', ['-c', confPath], { stdio: 'ignore', detached: true });
     child.once('error', () => {});
     for (let i = 0; i < 100; i++) {
       if (await portOpen(port)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`mosquitto did not start on port ${port}; is it installed?`);
+    child.kill();
+    throw new Error(`mosquitto did not start on port ${port}; is it installed (apt-get install mosquitto)?`);
   }
   async function stop(): Promise<void> {
     if (!child || child.exitCode !== null) return;
@@ -70,6 +75,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
     url: `mqtt://127.0.0.1:${port}`,
     port,
     dir,
+    get pid() {
+      return child?.pid;
+    },
     reload: () => child?.kill('SIGHUP'),
     start,
     stop,
