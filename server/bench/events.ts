@@ -57,7 +57,7 @@ import { parseConfig, redactUrl } from '../src/config/config.js';
 import { EVENT_INGEST_LIMITS } from '../src/events/ingest.js';
 import { type Gateway, startGateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
-import { type Command, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
+import { type Command, eventEnvelope, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
 import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
@@ -123,21 +123,7 @@ function serveChild(handle: (request: { type: string } & Record<string, unknown>
 // job. It answers the floor's commands (another topic prefix) the same way.
 
 function envelope(command: Command, serviceId: string, shortType: string, data: Record<string, unknown>): string {
-  return JSON.stringify({
-    specversion: '1.0',
-    id: randomUUID(),
-    source: `trn:synapse:${command.tenant}:service/${serviceId}`,
-    type: `aionix.openact.action.${shortType}`,
-    time: new Date().toISOString(),
-    datacontenttype: 'application/json',
-    data: { status: shortType, ...data },
-    aionixSchemaVersion: '1.1.0',
-    tenant: command.tenant,
-    traceId: command.traceId,
-    resourceTrn: command.target,
-    runId: command.parameters.runId,
-    correlationId: command.id,
-  });
+  return JSON.stringify(eventEnvelope(command, serviceId, shortType, data));
 }
 
 /**

@@ -1,6 +1,7 @@
 // A test Axon speaking plain MQTT (mqtt.js): announces a discovery snapshot,
 // records the command envelopes it receives and can answer with events.
 import { randomUUID } from 'node:crypto';
+import { type AxonEventType, buildEvent } from '@synapse-gateway/client/axon';
 import mqtt, { type MqttClient } from 'mqtt';
 
 export interface TestAxonOptions {
@@ -36,6 +37,30 @@ export interface TestAxon {
   /** Publishes an event envelope for a command (QoS 1). */
   event(command: Command, shortType: string, data?: Record<string, unknown>, id?: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
+}
+
+/**
+ * An EventEnvelope about `command` from `serviceId` (the client SDK's builder):
+ * `data` gets `status: shortType`. Tests forge other services' events with it too.
+ */
+export function eventEnvelope(
+  command: Command,
+  serviceId: string,
+  shortType: string,
+  data: Record<string, unknown> = {},
+  options: { id?: string; tenant?: string } = {},
+): Record<string, unknown> {
+  return {
+    ...buildEvent({
+      id: options.id ?? randomUUID(),
+      now: Date.now(),
+      tenant: options.tenant ?? command.tenant,
+      serviceId,
+      type: shortType as AxonEventType,
+      data: { status: shortType, ...data },
+      command: { id: command.id, target: command.target, traceId: command.traceId, runId: command.parameters.runId },
+    }),
+  };
 }
 
 export function snapshot(options: TestAxonOptions, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -99,22 +124,7 @@ export async function startTestAxon(options: TestAxonOptions): Promise<TestAxon>
       });
     },
     async event(command, shortType, data = {}, id = randomUUID()) {
-      const tenant = options.tenant ?? command.tenant;
-      const envelope = {
-        specversion: '1.0',
-        id,
-        source: `trn:synapse:${tenant}:service/${options.serviceId}`,
-        type: `aionix.openact.action.${shortType}`,
-        time: new Date().toISOString(),
-        datacontenttype: 'application/json',
-        data: { status: shortType, ...data },
-        aionixSchemaVersion: '1.1.0',
-        tenant,
-        traceId: command.traceId,
-        resourceTrn: command.target,
-        runId: command.parameters.runId,
-        correlationId: command.id,
-      };
+      const envelope = eventEnvelope(command, options.serviceId, shortType, data, { id, tenant: options.tenant ?? command.tenant });
       await client.publishAsync(`${options.prefix}/event/${options.serviceId}`, JSON.stringify(envelope), { qos: 1 });
       return envelope;
     },

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Command, snapshot, startTestAxon, type TestAxon } from './axon.js';
+import { type Command, eventEnvelope, snapshot, startTestAxon, type TestAxon } from './axon.js';
 import type { TestGateway } from './gateway.js';
 import { eventually } from './wait.js';
 
@@ -96,21 +96,7 @@ export function describeMqttAcl(title: string, start: () => Promise<AclSetup>): 
       expect(command!.parameters.runId).toBe(id);
       return command!;
     };
-    const envelope = (command: Command, sourceService: string, short: string) => ({
-      specversion: '1.0',
-      id: randomUUID(),
-      source: `trn:synapse:${command.tenant}:service/${sourceService}`,
-      type: `aionix.openact.action.${short}`,
-      time: new Date().toISOString(),
-      datacontenttype: 'application/json',
-      data: { status: short },
-      aionixSchemaVersion: '1.1.0',
-      tenant: command.tenant,
-      traceId: command.traceId,
-      resourceTrn: command.target,
-      runId: command.parameters.runId,
-      correlationId: command.id,
-    });
+    const envelope = (command: Command, sourceService: string, short: string) => eventEnvelope(command, sourceService, short);
     const rejectedLogs = (code: string) => s.gw.logs.filter((l) => l.msg === 'event rejected' && l.code === code).length;
 
     beforeAll(async () => {
