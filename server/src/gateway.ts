@@ -327,7 +327,6 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     restGuard: createRestGuard(access, agents),
     context: (principal, req) => ({
       principal,
-      tenant: principal.tenant,
       operatorTenant: tenant,
       access,
       keys,

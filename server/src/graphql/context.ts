@@ -12,10 +12,8 @@ import type { WebhookStore } from '../webhooks/index.js';
 
 /** What every resolver sees. Built per request by the HTTP and WebSocket adapters. */
 export interface GatewayContext {
-  /** The caller (an API key, or the open-mode identity). */
+  /** The caller (an API key, or the open-mode identity); its tenant confines every read and write. */
   principal: Principal;
-  /** The caller's tenant (= principal.tenant): every read and write is confined to it. */
-  tenant: string;
   /** The tenant whose key admins may manage keys of other tenants (SYNAPSE_DEFAULT_TENANT). */
   operatorTenant: string;
   access: AccessControl;

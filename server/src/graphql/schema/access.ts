@@ -94,13 +94,13 @@ builder.queryFields((t) => ({
   apiKeys: t.field({
     type: [ApiKeyRef],
     description: 'This tenant\'s API keys, newest first (at most 1,000). Secrets are never listed.',
-    resolve: (_root, _args, ctx) => ctx.keys.list(ctx.tenant),
+    resolve: (_root, _args, ctx) => ctx.keys.list(ctx.principal.tenant),
   }),
   agentCredentials: t.field({
     type: [AgentCredentialRef],
     description: 'This tenant\'s Axon credentials, newest first; of one service when `serviceId` is given.',
     args: { serviceId: t.arg.id() },
-    resolve: (_root, args, ctx) => ctx.agents.list(ctx.tenant, args.serviceId === null || args.serviceId === undefined ? null : String(args.serviceId)),
+    resolve: (_root, args, ctx) => ctx.agents.list(ctx.principal.tenant, args.serviceId === null || args.serviceId === undefined ? null : String(args.serviceId)),
   }),
   auditLog: t.field({
     type: [AuditEntryRef],
@@ -108,7 +108,7 @@ builder.queryFields((t) => ({
     args: { first: t.arg.int(), before: t.arg.id(), action: t.arg.string() },
     resolve: (_root, args, ctx) => {
       const before = args.before === null || args.before === undefined ? null : Number(args.before);
-      return ctx.audit.list(ctx.tenant, {
+      return ctx.audit.list(ctx.principal.tenant, {
         first: Math.min(500, Math.max(1, args.first ?? 50)),
         before: before !== null && Number.isSafeInteger(before) ? before : null,
         action: args.action ?? null,
@@ -142,7 +142,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [NotFoundFailure], dataField: { name: 'apiKey' } },
     resolve: async (_root, { id }, ctx) => {
-      const revoked = unwrap(await ctx.keys.revoke(String(id), ctx.principal.tenant === ctx.operatorTenant ? null : ctx.tenant));
+      const revoked = unwrap(await ctx.keys.revoke(String(id), ctx.principal.tenant === ctx.operatorTenant ? null : ctx.principal.tenant));
       ctx.access.revoked(revoked.id);
       await ctx.audit.record({ tenant: revoked.tenant, actor: actorOf(ctx.principal), action: 'api_key.revoke', target: revoked.id, detail: { name: revoked.name } });
       return revoked;
@@ -154,8 +154,8 @@ builder.mutationFields((t) => ({
     args: { serviceId: t.arg.id({ required: true }) },
     errors: { types: [UserFailure], directResult: true },
     resolve: async (_root, { serviceId }, ctx) => {
-      const created = unwrap(await ctx.agents.create(String(serviceId), ctx.tenant, ctx.principal.keyId));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'agent_credential.create', target: created.credential.id, detail: { serviceId: created.credential.serviceId } });
+      const created = unwrap(await ctx.agents.create(String(serviceId), ctx.principal.tenant, ctx.principal.keyId));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'agent_credential.create', target: created.credential.id, detail: { serviceId: created.credential.serviceId } });
       return created;
     },
   }),
@@ -165,8 +165,8 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [NotFoundFailure], dataField: { name: 'credential' } },
     resolve: async (_root, { id }, ctx) => {
-      const revoked = unwrap(await ctx.agents.revoke(String(id), ctx.tenant));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'agent_credential.revoke', target: revoked.id, detail: { serviceId: revoked.serviceId } });
+      const revoked = unwrap(await ctx.agents.revoke(String(id), ctx.principal.tenant));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'agent_credential.revoke', target: revoked.id, detail: { serviceId: revoked.serviceId } });
       return revoked;
     },
   }),

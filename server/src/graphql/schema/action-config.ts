@@ -107,7 +107,7 @@ builder.queryFields((t) => ({
     type: ActionConfigRef,
     nullable: true,
     description: "The tenant's current action configuration; null when none was set.",
-    resolve: (_root, _args, ctx) => ctx.actionConfigs.current(ctx.tenant),
+    resolve: (_root, _args, ctx) => ctx.actionConfigs.current(ctx.principal.tenant),
   }),
   availableActions: t.field({
     type: [AvailableActionRef],
@@ -118,7 +118,7 @@ builder.queryFields((t) => ({
       subject: t.arg({ type: 'JSON', required: true }),
     },
     errors: { types: [UserFailure], dataField: { name: 'actions' } },
-    resolve: async (_root, args, ctx) => unwrap(await ctx.actionConfigs.available(ctx.tenant, args.type, args.subject)),
+    resolve: async (_root, args, ctx) => unwrap(await ctx.actionConfigs.available(ctx.principal.tenant, args.type, args.subject)),
   }),
 }));
 
@@ -129,9 +129,9 @@ builder.mutationFields((t) => ({
     args: { yaml: t.arg.string({ required: true }) },
     errors: { types: [ActionConfigInvalidFailure], dataField: { name: 'actionConfig' } },
     resolve: async (_root, { yaml }, ctx) => {
-      const result = await ctx.actionConfigs.set(ctx.tenant, yaml);
+      const result = await ctx.actionConfigs.set(ctx.principal.tenant, yaml);
       if (!result.ok) throw new ActionConfigInvalidFailure(result.error.message, result.error.issues);
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'action_config.set', target: String(result.value.version), detail: { bytes: Buffer.byteLength(yaml) } });
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'action_config.set', target: String(result.value.version), detail: { bytes: Buffer.byteLength(yaml) } });
       return result.value;
     },
   }),

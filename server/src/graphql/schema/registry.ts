@@ -114,7 +114,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const afterId = args.after ? decodeCursor(args.after) : null;
-      return ctx.registry.list(ctx.tenant, { first: args.first, afterId, kind: args.kind, enabled: args.enabled });
+      return ctx.registry.list(ctx.principal.tenant, { first: args.first, afterId, kind: args.kind, enabled: args.enabled });
     },
   }),
   actionDefinition: t.field({
@@ -123,7 +123,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const id = parseDefinitionId(args.id);
-      return id === null ? null : ctx.registry.get(ctx.tenant, id);
+      return id === null ? null : ctx.registry.get(ctx.principal.tenant, id);
     },
   }),
 }));
@@ -157,8 +157,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateInput, required: true }) },
     errors: { types: [UserFailure], dataField: { name: 'actionDefinition' } },
     resolve: async (_root, { input }, ctx) => {
-      const created = unwrap(await ctx.registry.create(ctx.tenant, input));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.create', target: String(created.id), detail: { title: created.title, via: 'graphql' } });
+      const created = unwrap(await ctx.registry.create(ctx.principal.tenant, input));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'definition.create', target: String(created.id), detail: { title: created.title, via: 'graphql' } });
       return created;
     },
   }),
@@ -169,8 +169,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { id, input }, ctx) => {
       const definitionId = parseDefinitionId(id);
       if (definitionId === null) throw notFoundId();
-      const updated = unwrap(await ctx.registry.update(ctx.tenant, definitionId, input));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.update', target: String(updated.id), detail: { version: updated.version, via: 'graphql' } });
+      const updated = unwrap(await ctx.registry.update(ctx.principal.tenant, definitionId, input));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'definition.update', target: String(updated.id), detail: { version: updated.version, via: 'graphql' } });
       return updated;
     },
   }),
@@ -181,8 +181,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { id }, ctx) => {
       const definitionId = parseDefinitionId(id);
       if (definitionId === null) throw notFoundId();
-      const removed = unwrap(await ctx.registry.remove(ctx.tenant, definitionId));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'definition.delete', target: String(removed.id), detail: { via: 'graphql' } });
+      const removed = unwrap(await ctx.registry.remove(ctx.principal.tenant, definitionId));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'definition.delete', target: String(removed.id), detail: { via: 'graphql' } });
       return removed.id;
     },
   }),

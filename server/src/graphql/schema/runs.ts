@@ -106,7 +106,7 @@ const triggerErrors = { types: [UserFailure, NotFoundFailure, ConflictFailure, U
 
 async function runTrigger(ctx: GatewayContext, raw: Record<string, unknown>, meta: TriggerMeta): Promise<TriggerPayloadShape> {
   const req = unwrap(validateTrigger(raw, Date.now()));
-  const outcome = unwrap(await ctx.runs.trigger(ctx.tenant, req, meta));
+  const outcome = unwrap(await ctx.runs.trigger(ctx.principal.tenant, req, meta));
   const run = await ctx.runs.waitForTerminal(outcome.run, req.waitMs);
   return { run, replayed: outcome.replayed };
 }
@@ -117,7 +117,7 @@ builder.mutationFields((t) => ({
     description: 'Asks the Axon to cancel a run (a synapse.run.cancel command). Calling it again sends nothing more.',
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [UserFailure, NotFoundFailure], dataField: { name: 'run' } },
-    resolve: async (_root, args, ctx) => unwrap(await ctx.runs.cancel(ctx.tenant, String(args.id), { issuedBy: 'graphql', actor: actorOf(ctx.principal) })),
+    resolve: async (_root, args, ctx) => unwrap(await ctx.runs.cancel(ctx.principal.tenant, String(args.id), { issuedBy: 'graphql', actor: actorOf(ctx.principal) })),
   }),
   triggerAction: t.field({
     type: TriggerPayload,
@@ -133,7 +133,7 @@ builder.mutationFields((t) => ({
     errors: triggerErrors,
     resolve: async (_root, { input }, ctx) => {
       const id = parseDefinitionId(input.definitionId);
-      const definition = id === null ? null : await ctx.registry.get(ctx.tenant, id);
+      const definition = id === null ? null : await ctx.registry.get(ctx.principal.tenant, id);
       if (!definition) throw new NotFoundFailure('unknown_definition', 'definitionId', 'no action definition has this id');
       if (!definition.enabled) throw new UnavailableFailure('definition_disabled', 'definitionId', 'this definition is disabled; enable it first');
       const raw = { ...input, actionId: `definition-${definition.id}` } as Record<string, unknown>;
@@ -181,14 +181,14 @@ builder.queryFields((t) => ({
         throw new GraphQLError('after is not a cursor of runs', { extensions: { code: 'invalid_cursor', field: 'after' } });
       }
       const first = Math.min(200, Math.max(1, args.first ?? 50));
-      return ctx.runs.list(ctx.tenant, { first, afterId: args.after ?? null, serviceId: args.serviceId ?? null, status: args.status ?? null });
+      return ctx.runs.list(ctx.principal.tenant, { first, afterId: args.after ?? null, serviceId: args.serviceId ?? null, status: args.status ?? null });
     },
   }),
   run: t.field({
     type: RunRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.runs.get(ctx.tenant, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.runs.get(ctx.principal.tenant, String(args.id)),
   }),
 }));
 
@@ -203,7 +203,7 @@ const REPLAY_PAGE = 500;
  * made the run terminal.
  */
 async function* runEventStream(ctx: GatewayContext, runId: string, after: number): AsyncGenerator<RunEventRow> {
-  const run = await ctx.runs.get(ctx.tenant, runId);
+  const run = await ctx.runs.get(ctx.principal.tenant, runId);
   if (!run) throw new GraphQLError('no such run', { extensions: { code: 'not_found', field: 'runId' } });
   const queue = boundedQueue<RunEventRow>(LIVE_LIMITS.maxQueuedItems, () => ctx.closeConnection?.(SLOW_SUBSCRIBER_CLOSE_CODE, 'subscriber too slow'));
   queue.attach(ctx.live.onRunEvent(runId, (event) => queue.push(event)));
@@ -225,7 +225,7 @@ async function* runEventStream(ctx: GatewayContext, runId: string, after: number
       yield event;
       if (isEndOf(event)) ended = true;
     }
-    if (ended || TERMINAL.has((await ctx.runs.get(ctx.tenant, runId))?.state ?? '')) {
+    if (ended || TERMINAL.has((await ctx.runs.get(ctx.principal.tenant, runId))?.state ?? '')) {
       // Terminal already: deliver whatever arrived meanwhile, then end.
       for await (const event of catchUp(Number.POSITIVE_INFINITY)) yield event;
       return;
@@ -266,7 +266,7 @@ builder.subscriptionFields((t) => ({
       const queue = boundedQueue<RunRow>(LIVE_LIMITS.maxQueuedItems, () => ctx.closeConnection?.(SLOW_SUBSCRIBER_CLOSE_CODE, 'subscriber too slow'));
       queue.attach(
         ctx.live.onRun((run) => {
-          if (run.tenant !== ctx.tenant) return;
+          if (run.tenant !== ctx.principal.tenant) return;
           if (args.serviceId && run.serviceId !== args.serviceId) return;
           if (args.status && run.state !== args.status) return;
           queue.push(run);

@@ -42,13 +42,13 @@ builder.queryFields((t) => ({
   services: t.field({
     type: [ServiceRef],
     args: { status: t.arg({ type: ServiceStatusEnum }) },
-    resolve: (_root, args, ctx) => ctx.catalogue.list(ctx.tenant, args.status),
+    resolve: (_root, args, ctx) => ctx.catalogue.list(ctx.principal.tenant, args.status),
   }),
   service: t.field({
     type: ServiceRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.catalogue.get(ctx.tenant, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.catalogue.get(ctx.principal.tenant, String(args.id)),
   }),
 }));
 
@@ -58,7 +58,7 @@ builder.subscriptionFields((t) => ({
     description: 'A service each time it comes online, changes its snapshot or status, or goes offline.',
     subscribe: (_root, _args, ctx) => {
       const queue = boundedQueue<ServiceRow>(LIVE_LIMITS.maxQueuedItems, () => ctx.closeConnection?.(SLOW_SUBSCRIBER_CLOSE_CODE, 'subscriber too slow'));
-      queue.attach(ctx.live.onService((service) => service.tenant === ctx.tenant && queue.push(service)));
+      queue.attach(ctx.live.onService((service) => service.tenant === ctx.principal.tenant && queue.push(service)));
       return iterate(queue);
     },
     resolve: (service) => service,

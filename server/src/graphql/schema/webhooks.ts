@@ -69,7 +69,7 @@ builder.queryFields((t) => ({
   webhooks: t.field({
     type: [WebhookRef],
     description: 'This tenant\'s webhook endpoints, oldest first (at most 50). Secrets are never listed.',
-    resolve: (_root, _args, ctx) => ctx.webhooks.list(ctx.tenant),
+    resolve: (_root, _args, ctx) => ctx.webhooks.list(ctx.principal.tenant),
   }),
   webhookDeliveries: t.field({
     type: [WebhookDeliveryRef],
@@ -81,7 +81,7 @@ builder.queryFields((t) => ({
       before: t.arg.id(),
     },
     resolve: (_root, args, ctx) =>
-      ctx.webhooks.deliveries(ctx.tenant, {
+      ctx.webhooks.deliveries(ctx.principal.tenant, {
         webhookId: args.webhookId === null || args.webhookId === undefined ? null : String(args.webhookId),
         status: args.status ?? null,
         first: Math.min(200, Math.max(1, args.first ?? 50)),
@@ -97,8 +97,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
     errors: { types: [UserFailure], directResult: true },
     resolve: async (_root, { input }, ctx) => {
-      const created = unwrap(await ctx.webhooks.create(ctx.tenant, input));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.create', target: created.webhook.id, detail: { url: created.webhook.url, eventTypes: created.webhook.eventTypes } });
+      const created = unwrap(await ctx.webhooks.create(ctx.principal.tenant, input));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'webhook.create', target: created.webhook.id, detail: { url: created.webhook.url, eventTypes: created.webhook.eventTypes } });
       return created;
     },
   }),
@@ -108,8 +108,8 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [NotFoundFailure], dataField: { name: 'id' } },
     resolve: async (_root, { id }, ctx) => {
-      const removed = unwrap(await ctx.webhooks.remove(ctx.tenant, String(id)));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.delete', target: removed.id, detail: {} });
+      const removed = unwrap(await ctx.webhooks.remove(ctx.principal.tenant, String(id)));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'webhook.delete', target: removed.id, detail: {} });
       return removed.id;
     },
   }),
@@ -119,8 +119,8 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [UserFailure, NotFoundFailure], dataField: { name: 'delivery' } },
     resolve: async (_root, { id }, ctx) => {
-      const delivery = unwrap(await ctx.webhooks.redeliver(ctx.tenant, String(id)));
-      await ctx.audit.record({ tenant: ctx.tenant, actor: actorOf(ctx.principal), action: 'webhook.redeliver', target: delivery.id, detail: { runId: delivery.runId } });
+      const delivery = unwrap(await ctx.webhooks.redeliver(ctx.principal.tenant, String(id)));
+      await ctx.audit.record({ tenant: ctx.principal.tenant, actor: actorOf(ctx.principal), action: 'webhook.redeliver', target: delivery.id, detail: { runId: delivery.runId } });
       return delivery;
     },
   }),
