@@ -20,6 +20,7 @@ import {
   parseEventBytes,
   parseEventEnvelope,
   isTerminal,
+  jsonParameter,
   type RunState,
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
@@ -302,7 +303,6 @@ export function createEventIngest(options: EventIngestOptions) {
     const toStore = plan.filter((p): p is Extract<Planned, { kind: 'store' }> => p.kind === 'store');
     const stored = new Map<string, RunEventRow>();
     if (toStore.length > 0) {
-      const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
       const touchedRuns = [...touched].map(([id, flags]) => ({ run: byId.get(id)!, flags }));
       // The runs' update has one shape (arrays) and is prepared; it goes out
       // ahead of the insert, in the same round trip, after a savepoint. Should
@@ -319,9 +319,9 @@ export function createEventIngest(options: EventIngestOptions) {
             states: touchedRuns.map((t) => t.run.state),
             reasons: touchedRuns.map((t) => t.run.reason),
             setOutputs: touchedRuns.map((t) => (t.flags.setOutput ? 1 : 0)),
-            outputs: touchedRuns.map((t) => json(t.run.output)),
+            outputs: touchedRuns.map((t) => jsonParameter(t.run.output)),
             setErrors: touchedRuns.map((t) => (t.flags.setError ? 1 : 0)),
-            errors: touchedRuns.map((t) => json(t.run.error)),
+            errors: touchedRuns.map((t) => jsonParameter(t.run.error)),
             setFinished: touchedRuns.map((t) => (t.flags.setFinished ? 1 : 0)),
           }),
         tx
@@ -340,7 +340,7 @@ export function createEventIngest(options: EventIngestOptions) {
             times: toStore.map((p) => p.values.time.toISOString()),
             states: toStore.map((p) => p.values.state),
             reasons: toStore.map((p) => p.values.reason),
-            datas: toStore.map((p) => json(p.values.data)),
+            datas: toStore.map((p) => jsonParameter(p.values.data)),
             envelopes: toStore.map((p) => JSON.stringify(p.values.envelope)),
           }),
       ]);

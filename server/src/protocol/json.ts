@@ -54,6 +54,9 @@ export function safeStringify(value: unknown): Result<string, 'invalid_json'> {
   }
 }
 
+/** A JSON column's parameter for a raw statement: the JSON text, or SQL NULL for null and undefined. */
+export const jsonParameter = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+
 /** Serialised UTF-8 size of a JSON value, or an error when it cannot be serialised. */
 export function jsonByteSize(value: unknown): Result<number, 'invalid_json'> {
   const s = safeStringify(value);

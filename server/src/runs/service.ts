@@ -12,6 +12,7 @@ import {
   buildCommandEnvelope,
   buildGatewayEvent,
   isTerminal,
+  jsonParameter,
   type RunState,
 } from '../protocol/index.js';
 import type { Catalogue } from '../services/catalogue.js';
@@ -143,7 +144,6 @@ export function createRunService(options: RunServiceOptions) {
       { path: ['hookRows'], field: sql<number>`` },
     ] as SelectedFieldsOrdered,
   };
-  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
     return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
   }
@@ -215,7 +215,7 @@ export function createRunService(options: RunServiceOptions) {
       definitionId: meta.definition?.id ?? null,
       definitionVersion: meta.definition?.version ?? null,
       state: 'requested',
-      input: json(req.input),
+      input: jsonParameter(req.input),
       commandId,
       traceId,
       idempotencyKey: req.idempotencyKey ?? null,
@@ -237,21 +237,21 @@ export function createRunService(options: RunServiceOptions) {
       time: new Date(requested.value.time).toISOString(),
       state: 'requested',
       reason: `triggered through ${meta.origin}`,
-      data: json(requested.value.data),
-      envelope: json(requested.value),
+      data: jsonParameter(requested.value.data),
+      envelope: jsonParameter(requested.value),
     };
     const outboxValues = {
       kind: 'command',
       runId,
       topic: `${options.topicPrefix}/command/${req.serviceId}`,
-      payload: json(envelope.value),
+      payload: jsonParameter(envelope.value),
     };
     const auditValues = {
       tenant,
       actor: meta.actor,
       action: 'run.trigger',
       target: runId,
-      detail: json({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
+      detail: jsonParameter({ serviceId: req.serviceId, actionId: req.actionId, origin: meta.origin, ...(meta.definition ? { definitionId: meta.definition.id } : {}) }),
     };
     if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
       const [row] = await db._.session
