@@ -15,14 +15,14 @@ import { createHttpServer } from './http/server.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createRegistry } from './registry/registry.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import type { EmbeddedBroker } from './mqtt/broker.js';
 import { type Messaging, type MessagingHooks, startMessaging } from './mqtt/messaging.js';
 import { createEventIngest, EVENT_INGEST_LIMITS } from './events/ingest.js';
 import { createFanOut } from './events/fanout.js';
 import { createLiveHub } from './events/live.js';
 import { registerEventRoutes } from './http/rest/events.js';
-import { createUuidv7Generator, newTraceId } from './protocol/index.js';
+import { createUuidv7Generator, newTraceId, pooledRandomBytes } from './protocol/index.js';
 import { createRelay, type Relay } from './runs/relay.js';
 import { createRunService } from './runs/service.js';
 import { createSweeper } from './runs/sweeper.js';
@@ -117,7 +117,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const actionConfigs = createActionConfigService(database.db);
   const tenant = config.SYNAPSE_DEFAULT_TENANT;
   const prefix = config.MQTT_TOPIC_PREFIX;
-  const newId = createUuidv7Generator(Date.now, (n) => randomBytes(n));
+  // Ids and trace ids draw from a pool refilled by the CSPRNG (several per trigger).
+  const idRandom = pooledRandomBytes((buffer) => randomFillSync(buffer));
+  const newId = createUuidv7Generator(Date.now, idRandom);
 
   // Identity: open only while no key exists and only on loopback (docs/security.md).
   const keys = createKeyStore({ db: database.db, newId, random: (n) => randomBytes(n), now: Date.now, bootstrapSecret: config.SYNAPSE_BOOTSTRAP_ADMIN_KEY });
@@ -195,7 +197,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     catalogue,
     topicPrefix: prefix,
     newId,
-    newTraceId: () => newTraceId((n) => randomBytes(n)),
+    newTraceId: () => newTraceId(idRandom),
     now: Date.now,
     heartbeatTimeoutS: config.SYNAPSE_HEARTBEAT_TIMEOUT_S,
     statusTtlS: config.SYNAPSE_STATUS_TTL_S,
@@ -207,6 +209,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         kickScheduled = false;
         relay?.kick();
       });
+    },
+    outboxRelay: {
+      lease: () => relay?.lease() ?? null,
+      handOff: (command) => relay?.handOff(command),
     },
     onStoredInTx: webhooks.onStoredInTx,
     onRunChanged: (run) => {
@@ -241,6 +247,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // Other gateways' run changes wake this process's waiters too.
   fanout.subscribe((change) => {
     if (change.kind === 'run') runs.notifyChanged(change.run);
+    else if (change.kind === 'service') catalogue.remember(change.service);
   });
   relay = createRelay({
     db: database.db,

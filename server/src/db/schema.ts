@@ -94,6 +94,10 @@ export const runs = pgTable(
     index('runs_tenant_id_idx').on(t.tenant, t.id.desc()),
     index('runs_tenant_service_idx').on(t.tenant, t.serviceId, t.id.desc()),
     uniqueIndex('runs_command_id_idx').on(t.commandId),
+    // The sweeper's once-a-second look for runs to end reads live runs only, not the whole history.
+    index('runs_live_idx')
+      .on(t.lastEventAt)
+      .where(sql`${t.state} in ('requested', 'dispatched', 'accepted', 'running')`),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createUuidv7Generator,
+  pooledRandomBytes,
   isActionId,
   isServiceId,
   isTraceId,
@@ -158,5 +159,46 @@ describe('service and action ids', () => {
   ])('%s → %s', (value, expected) => {
     expect(isServiceId(value)).toBe(expected);
     expect(isActionId(value)).toBe(expected);
+  });
+});
+
+describe('pooledRandomBytes', () => {
+  // A counting source: every byte it ever fills is distinct (mod 256 over 4 KiB is fine for these sizes).
+  function countingFill() {
+    let next = 0;
+    let calls = 0;
+    return {
+      fill: (buffer: Uint8Array) => {
+        calls += 1;
+        for (let i = 0; i < buffer.length; i++) buffer[i] = next++ & 0xff;
+      },
+      get calls() {
+        return calls;
+      },
+    };
+  }
+
+  it.each([
+    { sizes: [10, 10, 16], poolSize: 64, fills: 1 },
+    { sizes: [10, 10, 10, 10, 10, 10, 10], poolSize: 64, fills: 2 },
+    { sizes: [64, 1], poolSize: 64, fills: 2 },
+    { sizes: [100], poolSize: 64, fills: 1 },
+  ])('hands out each filled byte once: $sizes from a pool of $poolSize ($fills fills)', ({ sizes, poolSize, fills }) => {
+    const source = countingFill();
+    const random = pooledRandomBytes(source.fill, poolSize);
+    const outs = sizes.map((n) => random(n));
+    expect(outs.map((o) => o.length)).toEqual(sizes);
+    expect(source.calls).toBe(fills);
+    // Slices are copies: changing one leaves the next untouched.
+    outs[0]!.fill(0xee);
+    const all = outs.slice(1).flatMap((o) => [...o]);
+    expect(all).not.toContain(0xee);
+  });
+
+  it('never repeats a byte sequence across calls within a pool', () => {
+    const source = countingFill();
+    const random = pooledRandomBytes(source.fill, 40);
+    const [a, b, c, d] = [random(10), random(10), random(10), random(10)];
+    expect([a, b, c, d].map((x) => x[0])).toEqual([0, 10, 20, 30]);
   });
 });

@@ -21,6 +21,31 @@ export function isActionId(s: unknown): s is string {
   return typeof s === 'string' && ACTION_ID_PATTERN.test(s);
 }
 
+/**
+ * A RandomBytes that fills a pool of `poolSize` bytes at a time through `fill`
+ * (for example `crypto.randomFillSync`) and hands out fresh slices of it: one
+ * call into the CSPRNG per few hundred ids instead of one per id. Every byte is
+ * handed out once; requests larger than the pool get their own buffer.
+ */
+export function pooledRandomBytes(fill: (buffer: Uint8Array) => void, poolSize = 4096): RandomBytes {
+  const pool = new Uint8Array(poolSize);
+  let offset = poolSize;
+  return (n) => {
+    if (n > poolSize) {
+      const own = new Uint8Array(n);
+      fill(own);
+      return own;
+    }
+    if (offset + n > poolSize) {
+      fill(pool);
+      offset = 0;
+    }
+    const out = pool.slice(offset, offset + n);
+    offset += n;
+    return out;
+  };
+}
+
 const MAX_UUIDV7_MS = 2 ** 48 - 1;
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 

@@ -22,13 +22,14 @@ export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Prom
    */
   prefetch?: (tx: Tx, tenant: string) => void;
   /**
-   * Optional: what the hook does for a run's first event (`requested`, never an
-   * outcome), as one `INSERT … RETURNING 1` to run inside the trigger's single
-   * statement: it reads the stored event from the CTE `ev` (`id`, `seq`,
-   * `type`) and the placeholders `tenant`, `runId` and `eventShortType`.
-   * Without it, triggers take the transaction path and call the hook.
+   * Optional: what the hook does for stored events that are never outcomes (a
+   * run's `requested` and `dispatched`), as one `INSERT … RETURNING 1` to run
+   * inside a single statement that stored them: it reads the stored events from
+   * the CTE `ev` (run_events rows: `id`, `seq`, `type`, `tenant`, `run_id`) and
+   * their short type from the placeholder `eventShortType`. Without it, such
+   * writes take a transaction and call the hook per event.
    */
-  firstEvent?: {
+  nonOutcomeEvents?: {
     insert: SQL;
     /** After the commit: how many rows the insert wrote. */
     inserted(count: number): void;

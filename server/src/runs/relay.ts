@@ -3,6 +3,13 @@
 // LOCKED, then a claim with an expiry), so several gateways share the work and
 // one relay never publishes a row twice. While the broker is unreachable the
 // commands wait in the outbox; they go out when it returns.
+//
+// A trigger's row is written already leased to this relay (`lease()`) and
+// handed over after its commit (`handOff`): it is published at once, with no
+// claim statement on the way, and marked sent in one statement. A row handed
+// over but not published (a crash, a broker gone) keeps its lease until it
+// expires, or until this relay starts again under the same owner name and
+// releases what it held (`start`); then any relay's claim takes it.
 import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, type Query, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
@@ -40,6 +47,25 @@ const HELD_ONLY = -1;
 interface DispatchedEvent {
   runId: string;
   envelope: EventEnvelope;
+}
+
+/** What a command envelope in the outbox tells the relay (ARCHITECTURE.md section 2). */
+interface CommandPayload {
+  id: string;
+  traceId: string;
+  tenant: string;
+  target: string;
+  command?: string;
+}
+
+/** An outbox row to publish: claimed by this relay, or handed over by the trigger that wrote it. */
+export interface OutboxCommand {
+  id: number;
+  runId: string | null;
+  topic: string;
+  payload: CommandPayload;
+  /** The payload as published (JSON); a claimed row's jsonb is serialised again. */
+  text: string;
 }
 
 /**
@@ -180,10 +206,12 @@ export function createRelay(options: RelayOptions) {
   /** Topics found without a receiver during the current loop. */
   const heldTopics = new Set<string>();
 
-  async function claim(): Promise<Array<typeof outbox.$inferSelect>> {
+  async function claim(): Promise<OutboxCommand[]> {
     const rows = await claimStatement.execute({ held: [...heldTopics] });
     // UPDATE … RETURNING has no order: publish in outbox order.
-    return rows.sort((a, b) => a.id - b.id);
+    return rows
+      .sort((a, b) => a.id - b.id)
+      .map((row) => ({ id: row.id, runId: row.runId, topic: row.topic, payload: row.payload as unknown as CommandPayload, text: JSON.stringify(row.payload) }));
   }
 
   async function release(ids: number[]): Promise<void> {
@@ -191,31 +219,107 @@ export function createRelay(options: RelayOptions) {
     await db.update(outbox).set({ claimedBy: null, claimedUntil: null }).where(and(inArray(outbox.id, ids), eq(outbox.claimedBy, options.owner)));
   }
 
-  async function markSent(rows: Array<typeof outbox.$inferSelect>): Promise<Array<{ run: RunRow; event: RunEventRow; moved: boolean }>> {
-    const changed: Array<{ run: RunRow; event: RunEventRow; moved: boolean }> = [];
-    await db.transaction(async (tx) => {
-      const dispatched: DispatchedEvent[] = [];
-      for (const row of rows) {
-        const payload = row.payload as { id: string; traceId: string; tenant: string; target: string; command?: string };
-        // A cancel request is not a step of the run's life: only executes move it to dispatched.
-        if (!row.runId || payload.command === 'synapse.run.cancel') continue;
-        const event = buildGatewayEvent({
-          id: options.newId(),
-          now: options.now(),
-          tenant: payload.tenant,
-          shortType: 'dispatched',
-          data: { status: 'dispatched' },
-          traceId: payload.traceId,
-          resourceTrn: payload.target,
-          runId: row.runId,
-          correlationId: payload.id,
-        });
-        if (!event.ok) {
-          logger.error({ runId: row.runId, err: event.error.message }, 'could not build the dispatched event');
-          continue;
-        }
-        dispatched.push({ runId: row.runId, envelope: event.value });
+  /** The dispatched event of each executed command (a cancel request is not a step of the run's life). */
+  function dispatchedEvents(rows: OutboxCommand[]): DispatchedEvent[] {
+    const dispatched: DispatchedEvent[] = [];
+    for (const row of rows) {
+      if (!row.runId || row.payload.command === 'synapse.run.cancel') continue;
+      const event = buildGatewayEvent({
+        id: options.newId(),
+        now: options.now(),
+        tenant: row.payload.tenant,
+        shortType: 'dispatched',
+        data: { status: 'dispatched' },
+        traceId: row.payload.traceId,
+        resourceTrn: row.payload.target,
+        runId: row.runId,
+        correlationId: row.payload.id,
+      });
+      if (!event.ok) {
+        logger.error({ runId: row.runId, err: event.error.message }, 'could not build the dispatched event');
+        continue;
       }
+      dispatched.push({ runId: row.runId, envelope: event.value });
+    }
+    return dispatched;
+  }
+
+  // Marking rows sent, locking their runs in id order, appending the dispatched
+  // events, moving `requested` runs to `dispatched` and enqueueing the events'
+  // webhook deliveries, as ONE statement of data-modifying CTEs: atomic on its
+  // own, one round trip and no BEGIN/COMMIT, so an Axon's quick answer waits
+  // for the run's lock as briefly as possible. Same rows as the transaction
+  // path below (`dispatched` moves only `requested`, run-state.ts), which stays
+  // for batches naming a run twice and for hooks that cannot say it in SQL.
+  const hookSql = options.onStoredInTx ? options.onStoredInTx.nonOutcomeEvents : undefined;
+  const runColumnNames = Object.values(getTableColumns(runs)).map((c) => c.name);
+  const eventColumnNames = Object.values(getTableColumns(runEvents)).map((c) => c.name);
+  const markSentStatement =
+    !options.onStoredInTx || hookSql
+      ? {
+          query: dialect.sqlToQuery(sql`with input as (
+              select * from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[],
+                ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
+                as u(run_id, source, event_id, type, time, data, envelope)),
+            sent as (update ${outbox} set sent_at = now(), claimed_until = null where id = any(${sql.placeholder('outboxIds')}::bigint[]) returning 1),
+            locked as (select r.id, r.state, r.next_seq from ${runs} r where r.id = any(${sql.placeholder('runIds')}::text[]) order by r.id for update),
+            upd as (update ${runs} r set next_seq = l.next_seq + 1, last_event_at = now(), updated_at = now(),
+                state = case when l.state = 'requested' then 'dispatched' else r.state end,
+                reason = case when l.state = 'requested' then ${sql.placeholder('reason')}::text else r.reason end,
+                dispatched_at = case when l.state = 'requested' then now() else r.dispatched_at end
+              from locked l where r.id = l.id
+              returning r.*, l.next_seq as event_seq, l.state = 'requested' as moved),
+            ev as (insert into ${runEvents} (run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)
+              select upd.id, upd.event_seq, upd.tenant, i.source, i.event_id, i.type, i.time::timestamptz, upd.state, ${sql.placeholder('reason')}::text, i.data::jsonb, i.envelope::jsonb
+              from upd join input i on i.run_id = upd.id
+              returning *)${hookSql ? sql`, hook as (${hookSql.insert})` : sql``}
+            select ${sql.join(runColumnNames.map((c) => sql`upd.${sql.identifier(c)}`), sql`, `)}, upd.moved,
+              ${sql.join(eventColumnNames.map((c) => sql`ev.${sql.identifier(c)}`), sql`, `)},
+              ${hookSql ? sql`(select count(*) from hook)::int` : sql`0`}, (select count(*) from sent)::int
+            from upd join ev on ev.run_id = upd.id`),
+          fields: [
+            ...Object.entries(getTableColumns(runs)).map(([key, field]) => ({ path: ['run', key], field })),
+            { path: ['moved'], field: sql<boolean>`` },
+            ...Object.entries(getTableColumns(runEvents)).map(([key, field]) => ({ path: ['event', key], field })),
+            { path: ['hookRows'], field: sql<number>`` },
+            { path: ['sentRows'], field: sql<number>`` },
+          ] as SelectedFieldsOrdered,
+        }
+      : undefined;
+
+  type Changed = { run: RunRow; event: RunEventRow; moved: boolean };
+
+  async function markSent(rows: OutboxCommand[]): Promise<Changed[]> {
+    const dispatched = dispatchedEvents(rows);
+    if (markSentStatement && new Set(dispatched.map((d) => d.runId)).size === dispatched.length) {
+      const time = (t: string | number) => new Date(t).toISOString();
+      const result = await db._.session
+        .prepareQuery<{ execute: Array<Changed & { hookRows: number; sentRows: number }>; all: unknown; values: unknown }>(
+          markSentStatement.query,
+          markSentStatement.fields,
+          'relay_mark_sent_one',
+          true,
+        )
+        .execute({
+          outboxIds: rows.map((r) => r.id),
+          runIds: dispatched.map((d) => d.runId),
+          sources: dispatched.map((d) => d.envelope.source),
+          eventIds: dispatched.map((d) => d.envelope.id),
+          types: dispatched.map((d) => d.envelope.type),
+          times: dispatched.map((d) => time(d.envelope.time)),
+          datas: dispatched.map((d) => (d.envelope.data === undefined || d.envelope.data === null ? null : JSON.stringify(d.envelope.data))),
+          envelopes: dispatched.map((d) => JSON.stringify(d.envelope)),
+          reason: 'command published',
+          eventShortType: 'dispatched',
+        });
+      // Rows with no dispatched event (cancels) were marked sent by the same statement;
+      // a batch of those alone returns no row, so nothing is left to count.
+      const hookRows = result.reduce((n, r) => n + r.hookRows, 0);
+      if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
+      return result.map(({ run, event, moved }) => ({ run, event, moved }));
+    }
+    const changed: Changed[] = [];
+    await db.transaction(async (tx) => {
       for (const tenant of new Set(dispatched.map((d) => d.envelope.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
       // Sent rows and the first statement of the appends travel together.
       const [, appended] = await Promise.all([
@@ -236,11 +340,40 @@ export function createRelay(options: RelayOptions) {
     return changed;
   }
 
+  /** Rows handed over by triggers after their commit, leased to this relay. */
+  let handedOver: OutboxCommand[] = [];
+  let wakeScheduled = false;
+  /** A claim pass is wanted (a timer, a reconnect, a row written unleased). */
+  let claimWanted = true;
+  /**
+   * False until this relay released what its owner name held in a previous life
+   * (a crash after a trigger's commit): only then may triggers lease rows to it.
+   */
+  let leasing = false;
+
   async function drainOnce(): Promise<number> {
-    if (options.paused || !bus.isConnected()) return 0;
-    const rows = await claim();
+    const direct = handedOver.splice(0, batchSize);
+    if (options.paused || !bus.isConnected()) {
+      // Handed-over rows go back to the claimable pool, for whichever relay can publish first.
+      await release(direct.map((r) => r.id));
+      return 0;
+    }
+    if (!leasing) {
+      await db.update(outbox).set({ claimedBy: null, claimedUntil: null }).where(and(eq(outbox.claimedBy, options.owner), isNull(outbox.sentAt)));
+      leasing = true;
+    }
+    const wantClaim = claimWanted || direct.length === 0;
+    claimWanted = false;
+    let rows = direct;
+    if (wantClaim && direct.length < batchSize) {
+      const claimed = await claim();
+      // A handed-over row still queued when its lease ran out (a long backlog) comes back claimed: publish it once.
+      const ids = new Set(claimed.map((r) => r.id));
+      if (ids.size > 0) handedOver = handedOver.filter((r) => !ids.has(r.id));
+      rows = [...direct.filter((r) => !ids.has(r.id)), ...claimed];
+    }
     if (rows.length === 0) return 0;
-    const ready: typeof rows = [];
+    const ready: OutboxCommand[] = [];
     const waiting: number[] = [];
     // One look-up per topic and pass (a batch is mostly one service's commands).
     const receivers = new Map<string, Promise<boolean>>();
@@ -265,7 +398,7 @@ export function createRelay(options: RelayOptions) {
     }, leaseMs / 3);
     try {
       // One connection keeps the order of commands; PUBACKs are awaited together.
-      await Promise.all(ready.map((row) => bus.publish(row.topic, JSON.stringify(row.payload), 1)));
+      await Promise.all(ready.map((row) => bus.publish(row.topic, row.text, 1)));
     } finally {
       clearInterval(renew);
     }
@@ -285,17 +418,21 @@ export function createRelay(options: RelayOptions) {
       do {
         again = false;
         const published = await drainOnce();
-        if (published === HELD_ONLY || (published > 0 && published >= batchSize - 1)) again = true;
-      } while (again && !stopped);
+        if (published === HELD_ONLY || (published > 0 && published >= batchSize - 1)) {
+          again = true;
+          claimWanted = true;
+        }
+      } while ((again || handedOver.length > 0) && !stopped);
     } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: will retry'); 
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: will retry');
+      // Whatever was handed over is leased to this relay: claim it back on the next pass.
+      claimWanted = true;
     } finally {
       running = false;
     }
   }
 
-  /** Asks the relay to publish now; calls while it runs coalesce into one more pass. */
-  function kick(): void {
+  function wake(): void {
     if (stopped) return;
     if (running) {
       again = true;
@@ -304,9 +441,32 @@ export function createRelay(options: RelayOptions) {
     idle = loop();
   }
 
+  /** Asks the relay for a claim pass now; calls while it runs coalesce into one more pass. */
+  function kick(): void {
+    claimWanted = true;
+    wake();
+  }
+
   return {
     kick,
     drainOnce,
+    /** Whether a trigger may write its row leased to this relay and hand it over (null: write it unleased). */
+    lease(): { owner: string; seconds: number } | null {
+      return !leasing || options.paused || stopped || !bus.isConnected() ? null : { owner: options.owner, seconds: Math.ceil(leaseMs / 1000) };
+    },
+    /** A committed row leased to this relay: published on the next pass, without a claim. */
+    handOff(command: OutboxCommand): void {
+      if (stopped) return;
+      handedOver.push(command);
+      // After the current turn: the trigger's response is written first, and
+      // the commands of one turn go out together.
+      if (wakeScheduled) return;
+      wakeScheduled = true;
+      setImmediate(() => {
+        wakeScheduled = false;
+        wake();
+      });
+    },
     setPaused(paused: boolean) {
       options.paused = paused;
       if (!paused) kick();

@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.js';
 import type { Catalogue } from '../services/catalogue.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from './events.js';
+import type { OutboxCommand } from './relay.js';
 import { requestHash, type TriggerRequest } from './trigger-input.js';
 
 export type { RunRow };
@@ -31,8 +32,18 @@ export interface RunServiceOptions {
   now: () => number;
   heartbeatTimeoutS: number;
   statusTtlS: number;
-  /** A new outbox row is committed: the relay should publish. */
+  /** A new outbox row is committed: the relay should publish (claim it). */
   onOutbox: () => void;
+  /**
+   * The relay that takes a trigger's command straight after its commit: the
+   * row is written leased to it and handed over, with no claim on the way.
+   * `lease()` is null while that relay cannot publish (paused, broker down):
+   * the row is then written unleased for any relay's claim.
+   */
+  outboxRelay?: {
+    lease(): { owner: string; seconds: number } | null;
+    handOff(command: OutboxCommand): void;
+  };
   onRunChanged?: (run: RunRow) => void;
   /** Inside the trigger's transaction, for its first event. */
   onStoredInTx?: StoredEventHook;
@@ -117,8 +128,19 @@ export function createRunService(options: RunServiceOptions) {
     })
     .returning();
   const insertEvent = { query: eventInsert.toSQL(), fields: allColumns(runEvents) };
-  const outboxInsert = db.insert(outbox).values({ kind: p('kind'), runId: p('runId'), topic: p('topic'), payload: p('payload') });
-  const insertOutbox = outboxInsert.toSQL();
+  const outboxInsert = db
+    .insert(outbox)
+    .values({
+      kind: p('kind'),
+      runId: p('runId'),
+      topic: p('topic'),
+      payload: p('payload'),
+      claimedBy: p('claimedBy'),
+      claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder('leaseSeconds')}::int)`,
+      attempts: p('attempts'),
+    })
+    .returning({ id: outbox.id });
+  const insertOutbox = { query: outboxInsert.toSQL(), fields: [{ path: ['id'], field: outbox.id }] as SelectedFieldsOrdered };
   const auditInsert = db
     .insert(auditLog)
     .values({ tenant: p('tenant'), actor: p('actor'), action: p('action'), target: p('target'), detail: p('detail') });
@@ -129,7 +151,7 @@ export function createRunService(options: RunServiceOptions) {
   // on its own (an implicit transaction; foreign keys are checked at its end),
   // so no BEGIN and COMMIT round trips, one socket write and one round trip.
   // The rows written and returned are the transaction path's.
-  const firstEventHook = options.onStoredInTx?.firstEvent;
+  const firstEventHook = options.onStoredInTx?.nonOutcomeEvents;
   const columnsOf = (table: typeof runs | typeof runEvents, alias: string, path: string) =>
     Object.entries(getTableColumns(table)).map(([key, field]) => ({ sql: sql`${sql.identifier(alias)}.${sql.identifier(field.name)}`, field: { path: [path, key], field } }));
   const runColumns = columnsOf(runs, 'run', 'run');
@@ -137,11 +159,12 @@ export function createRunService(options: RunServiceOptions) {
   const oneStatement = {
     query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
       firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
-    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`} from run, ev`),
+    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id from run, ev, ob`),
     fields: [
       ...runColumns.map((c) => c.field),
       ...eventColumns.map((c) => c.field),
       { path: ['hookRows'], field: sql<number>`` },
+      { path: ['outboxId'], field: outbox.id },
     ] as SelectedFieldsOrdered,
   };
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
@@ -149,7 +172,7 @@ export function createRunService(options: RunServiceOptions) {
   }
 
   async function checkTarget(tenant: string, req: TriggerRequest, meta: TriggerMeta): Promise<Result<null>> {
-    const service = await catalogue.get(tenant, req.serviceId);
+    const service = await catalogue.forTrigger(tenant, req.serviceId);
     if (!service) return fail('unknown_service', 'serviceId', `no service ${req.serviceId} has announced itself`);
     if (meta.definition) {
       if (service.status === 'offline') return fail('service_offline', 'serviceId', `service ${req.serviceId} is offline`);
@@ -240,11 +263,24 @@ export function createRunService(options: RunServiceOptions) {
       data: jsonParameter(requested.value.data),
       envelope: jsonParameter(requested.value),
     };
+    const lease = options.outboxRelay?.lease() ?? null;
+    const topic = `${options.topicPrefix}/command/${req.serviceId}`;
+    const payloadText = jsonParameter(envelope.value)!;
     const outboxValues = {
       kind: 'command',
       runId,
-      topic: `${options.topicPrefix}/command/${req.serviceId}`,
-      payload: jsonParameter(envelope.value),
+      topic,
+      payload: payloadText,
+      claimedBy: lease?.owner ?? null,
+      leaseSeconds: lease ? lease.seconds : null,
+      attempts: lease ? 1 : 0,
+    };
+    // After the commit: the leased row goes straight to its relay, else any relay claims it.
+    const committed = (outboxId: number) => {
+      if (lease && options.outboxRelay) {
+        const { id, traceId: trace, tenant: t, target } = envelope.value;
+        options.outboxRelay.handOff({ id: outboxId, runId, topic, payload: { id, traceId: trace, tenant: t, target }, text: payloadText });
+      } else options.onOutbox();
     };
     const auditValues = {
       tenant,
@@ -255,7 +291,7 @@ export function createRunService(options: RunServiceOptions) {
     };
     if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
       const [row] = await db._.session
-        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number }>; all: unknown; values: unknown }>(
+        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number; outboxId: number }>; all: unknown; values: unknown }>(
           oneStatement.query,
           oneStatement.fields,
           'runs_trigger_one',
@@ -263,10 +299,11 @@ export function createRunService(options: RunServiceOptions) {
         )
         .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues, eventShortType: 'requested' });
       firstEventHook?.inserted(row!.hookRows);
-      options.onOutbox();
+      committed(row!.outboxId);
       options.onRunChanged?.(row!.run);
       return ok({ run: row!.run, replayed: false });
     }
+    let outboxId: number | undefined;
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
         const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
@@ -300,17 +337,18 @@ export function createRunService(options: RunServiceOptions) {
       // on the transaction's connection) as named prepared statements: one
       // round trip, where unprepared statements with parameters cost two each
       // (postgres.js describes them first) and wait for one another.
-      const [[run], [firstEvent]] = await Promise.all([
+      const [[run], [firstEvent], [queued]] = await Promise.all([
         execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', runValues),
         execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', eventValues),
-        execute<unknown>(tx, { query: insertOutbox }, 'runs_trigger_outbox', outboxValues),
+        execute<Array<{ id: number }>>(tx, insertOutbox, 'runs_trigger_outbox', outboxValues),
         execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', auditValues),
       ]);
       await options.onStoredInTx?.(tx, firstEvent!, run!);
+      outboxId = queued!.id;
       return ok({ run: run!, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
-      options.onOutbox();
+      committed(outboxId!);
       options.onRunChanged?.(outcome.value.run);
     }
     return outcome;

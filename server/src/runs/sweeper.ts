@@ -92,7 +92,8 @@ export function createSweeper(options: { db: Database; ingest: EventIngest; logg
       // Expired runs must not be published after all.
       await db.execute(sql`
         update outbox set sent_at = now(), last_error = 'run ended before its command was published'
-        where sent_at is null and kind = 'command' and run_id in (select id from runs where state in ('expired', 'cancelled') and dispatched_at is null)`);
+        where sent_at is null and kind = 'command'
+          and exists (select 1 from runs r where r.id = outbox.run_id and r.state in ('expired', 'cancelled') and r.dispatched_at is null)`);
     }
     return ended;
   }

@@ -28,6 +28,16 @@ export type IngestOutcome = { ok: true; service: ServiceRow } | { ok: false; cod
 
 export type Catalogue = ReturnType<typeof createCatalogue>;
 
+/**
+ * How long a trigger may rely on a service row this process read or wrote:
+ * triggers in a burst check the same service without reading it each time.
+ * This process's own snapshots and offline sweeps update the rows at once, and
+ * other gateways' changes arrive through the fan-out (`remember`); this bounds
+ * how late a change that the fan-out did not bring is seen.
+ */
+export const TRIGGER_CHECK_MAX_AGE_MS = 500;
+const MAX_REMEMBERED = 10_000;
+
 export function createCatalogue(options: CatalogueOptions) {
   const { db, logger } = options;
   const t = services;
@@ -79,6 +89,7 @@ export function createCatalogue(options: CatalogueOptions) {
     const tenant = (await options.tenantOf?.(parsed.value.id)) ?? options.tenant;
     const before = await byId.execute({ tenant, id: parsed.value.id });
     const row = await store(parsed.value, tenant);
+    remember(row);
     const previous = before[0];
     if (!previous || previous.status !== row.status || JSON.stringify(previous.snapshot) !== JSON.stringify(row.snapshot)) {
       options.onChanged?.(row);
@@ -88,7 +99,28 @@ export function createCatalogue(options: CatalogueOptions) {
 
   async function get(tenant: string, id: string): Promise<ServiceRow | null> {
     const [row] = await byId.execute({ tenant, id });
+    if (row) remember(row);
     return row ?? null;
+  }
+
+  // By service id (a service belongs to one tenant at a time): a row that
+  // moved to another tenant is never served to the old one.
+  const recent = new Map<string, { row: ServiceRow; until: number }>();
+  function remember(row: ServiceRow): void {
+    // A fan-out message may arrive after a later change of the same row.
+    const known = recent.get(row.id)?.row;
+    if (known && known.updatedAt.getTime() > new Date(row.updatedAt).getTime()) return;
+    recent.delete(row.id);
+    recent.set(row.id, { row, until: Date.now() + TRIGGER_CHECK_MAX_AGE_MS });
+    // Oldest first (insertion order): a burst over many services stays bounded.
+    if (recent.size > MAX_REMEMBERED) recent.delete(recent.keys().next().value!);
+  }
+
+  /** The service as a trigger checks it: a row at most TRIGGER_CHECK_MAX_AGE_MS old, else read now. */
+  async function forTrigger(tenant: string, id: string): Promise<ServiceRow | null> {
+    const hit = recent.get(id);
+    if (hit && hit.until > Date.now() && hit.row.tenant === tenant) return hit.row;
+    return get(tenant, id);
   }
 
   async function list(tenant: string, status?: ServiceStatus | null): Promise<ServiceRow[]> {
@@ -104,11 +136,20 @@ export function createCatalogue(options: CatalogueOptions) {
       .where(and(sql`${t.status} <> 'offline'`, sql`${t.lastSeen} < now() - make_interval(secs => ${t.ttl})`))
       .returning();
     for (const row of changed) {
+      remember(row);
       logger.info({ serviceId: row.id, lastSeen: row.lastSeen.toISOString(), ttl: row.ttl }, 'service offline: no snapshot within its ttl');
       options.onChanged?.(row);
     }
     return changed;
   }
 
-  return { ingest, get, list, sweepOffline };
+  return {
+    ingest,
+    get,
+    forTrigger,
+    /** A service row another gateway changed (through the fan-out). */
+    remember,
+    list,
+    sweepOffline,
+  };
 }

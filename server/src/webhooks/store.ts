@@ -135,17 +135,18 @@ export function createWebhookStore(options: WebhookStoreOptions) {
   onStoredInTx.prefetch = (tx, tenant) => {
     void tenantEndpoints(tx, tenant);
   };
-  // The same deliveries for a run's first event, as SQL for the trigger's single
-  // statement: one row per endpoint of the tenant taking the event's type (or
-  // `*`), locked like the look-up above; the delivery id is a UUIDv7 made by
-  // Postgres (48-bit Unix milliseconds, version 7, random bits, RFC 4122 variant).
-  // A first event is never an outcome, so nothing goes to Stepflow.
-  onStoredInTx.firstEvent = {
+  // The same deliveries for events that are never outcomes (a run's `requested`
+  // and `dispatched`), as SQL for single-statement writes: one row per stored
+  // event and endpoint of its tenant taking the event's type (or `*`), locked
+  // like the look-up above; the delivery id is a UUIDv7 made by Postgres (48-bit
+  // Unix milliseconds, version 7, random bits, RFC 4122 variant). Nothing of
+  // these goes to Stepflow, which takes outcomes only.
+  onStoredInTx.nonOutcomeEvents = {
     insert: sql`insert into ${webhookDeliveries} (${sql.identifier(webhookDeliveries.id.name)}, ${sql.identifier(webhookDeliveries.tenant.name)}, ${sql.identifier(webhookDeliveries.destination.name)}, ${sql.identifier(webhookDeliveries.webhookId.name)}, ${sql.identifier(webhookDeliveries.runId.name)}, ${sql.identifier(webhookDeliveries.runEventId.name)}, ${sql.identifier(webhookDeliveries.eventSeq.name)}, ${sql.identifier(webhookDeliveries.eventType.name)})
       select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid::text,
-        ${sql.placeholder('tenant')}, 'webhook', e.id, ${sql.placeholder('runId')}, ev.id, ev.seq, ev.type
-      from ${webhookEndpoints} e, ev
-      where e.tenant = ${sql.placeholder('tenant')} and (e.event_types @> jsonb_build_array(${sql.placeholder('eventShortType')}::text) or e.event_types @> '["*"]'::jsonb)
+        ev.tenant, 'webhook', e.id, ev.run_id, ev.id, ev.seq, ev.type
+      from ${webhookEndpoints} e join ev on e.tenant = ev.tenant
+      where e.event_types @> jsonb_build_array(${sql.placeholder('eventShortType')}::text) or e.event_types @> '["*"]'::jsonb
       for key share of e
       returning 1`,
     inserted(count) {
