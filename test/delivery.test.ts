@@ -1,7 +1,10 @@
 // Command delivery that loses nothing: broker outages (the embedded broker and
 // a private Mosquitto) and a gateway killed between commit and publish.
 import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../server/src/db/client.js';
+import { outbox } from '../server/src/db/schema.js';
 import { startTestAxon } from './helpers/axon.js';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -118,11 +121,21 @@ describe.each([
     await first.exited;
     await new Promise((r) => setTimeout(r, 200));
     expect(axon.commands).toHaveLength(0);
+    // As if the row had been handed to the dead gateway's relay after the commit: leased to
+    // its client id for 60 s. The restarted gateway (same client id) must not wait that out.
+    const handle = await openDatabase({ url: db.url, dataDir: db.dataDir, poolSize: 1 });
+    const leased = await handle.db
+      .update(outbox)
+      .set({ claimedBy: env.MQTT_CLIENT_ID, claimedUntil: sql`now() + interval '60 seconds'` })
+      .where(eq(outbox.runId, runId))
+      .returning({ id: outbox.id });
+    await handle.close();
+    expect(leased).toHaveLength(1);
 
     // 3. Restarted: the committed command goes out.
     const second = spawnGateway(env);
     await second.waitFor(/GraphiQL:/);
-    const [command] = await axon.waitForCommands(1, 20_000);
+    const [command] = await axon.waitForCommands(1, 15_000);
     expect(command!.parameters.runId).toBe(runId);
     await eventually(async () => (await gql<{ run: { state: string } }>(`query { run(id: "${runId}") { state } }`)).data?.run.state === 'dispatched', 10_000, 'dispatched');
     await new Promise((r) => setTimeout(r, 300));
