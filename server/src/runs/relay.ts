@@ -456,7 +456,10 @@ export function createRelay(options: RelayOptions) {
     },
     /** A committed row leased to this relay: published on the next pass, without a claim. */
     handOff(command: OutboxCommand): void {
-      if (stopped) return;
+      if (stopped) {
+        void release([command.id]).catch(() => {});
+        return;
+      }
       handedOver.push(command);
       // After the current turn: the trigger's response is written first, and
       // the commands of one turn go out together.
@@ -477,6 +480,8 @@ export function createRelay(options: RelayOptions) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
+      // Rows handed over but not published go back to any relay now, not when their lease ends.
+      await release(handedOver.splice(0).map((r) => r.id)).catch(() => {});
     },
   };
 }
