@@ -7,13 +7,15 @@
 // graphql-ws goes on with the subscriber's queued events in the same tick.
 // Past the mark it acknowledges only once the frame is written, as before:
 // a subscriber that does not read still stops being fed, its bounded queue
-// fills and it is closed as too slow (4429), with at most a mark's worth of
+// fills and it is closed as too slow (4429), with about a mark's worth of
 // frames held here.
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 
 type SendCallback = (error?: Error) => void;
 type SendOptions = Parameters<WebSocket['send']>[1] & object;
+
+const NO_OPTIONS: SendOptions = Object.freeze({});
 
 /** A net socket's default high-water mark: the most this socket buffers before a frame waits for its write. */
 const DEFAULT_MARK_BYTES = 16 * 1024;
@@ -32,7 +34,7 @@ export class CoalescingWebSocket extends WebSocket {
     const done = typeof optionsOrCallback === 'function' ? optionsOrCallback : callback;
     const transport = this.#transport;
     if (!transport || this.readyState !== WebSocket.OPEN) {
-      super.send(data, options ?? {}, done);
+      super.send(data, options ?? NO_OPTIONS, done);
       return;
     }
     if (!this.#corked) {
@@ -46,10 +48,10 @@ export class CoalescingWebSocket extends WebSocket {
     }
     const mark = transport.writableHighWaterMark || DEFAULT_MARK_BYTES;
     if (done === undefined || this.bufferedAmount >= mark) {
-      super.send(data, options ?? {}, done);
+      super.send(data, options ?? NO_OPTIONS, done);
       return;
     }
-    super.send(data, options ?? {});
-    queueMicrotask(() => done());
+    super.send(data, options ?? NO_OPTIONS);
+    queueMicrotask(done);
   }
 }
