@@ -91,6 +91,14 @@ export function boundedQueue<T>(limit: number, onOverflow?: (error: SlowSubscrib
       if (ended) detach();
       else detachers.push(detach);
     },
+    /**
+     * The next item if one is waiting (undefined otherwise: empty or ended),
+     * without a promise: a burst drains without one wake-up per item. Throws the overflow error.
+     */
+    take(): T | undefined {
+      if (failure) throw failure;
+      return items.shift();
+    },
     /** Next item, or undefined when ended. Throws the overflow error. */
     async next(): Promise<T | undefined> {
       for (;;) {
@@ -114,7 +122,7 @@ export function boundedQueue<T>(limit: number, onOverflow?: (error: SlowSubscrib
 export async function* iterate<T>(queue: ReturnType<typeof boundedQueue<T>>): AsyncGenerator<T> {
   try {
     for (;;) {
-      const item = await queue.next();
+      const item = queue.take() ?? (await queue.next());
       if (item === undefined) return;
       yield item;
     }

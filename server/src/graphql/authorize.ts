@@ -68,16 +68,16 @@ interface Ended {
 }
 const isEnded = (value: unknown): value is Ended => typeof value === 'object' && value !== null && ENDED in value;
 
-/** Ends `source` with one `Ended` item when the principal's key is revoked or expires. */
+/**
+ * Ends `source` with one `Ended` item when the principal's key is revoked or
+ * expires. One promise per item and no race: a revocation settles the pending
+ * `next` itself (this wrapper sits on every subscriber's path for every event).
+ */
 function endOnRevocation(source: AsyncIterable<unknown>, ctx: AuthorizedContext): AsyncIterableIterator<unknown> {
   const iterator = source[Symbol.asyncIterator]();
   let reason: Ended[typeof ENDED] | null = null;
-  let wake: (() => void) | null = null;
+  let pending: ((result: IteratorResult<unknown>) => void) | null = null;
   let finished = false;
-  const unwatch = ctx.access.watch(ctx.principal, (r) => {
-    reason = r;
-    wake?.();
-  });
   const finish = async (): Promise<IteratorResult<unknown>> => {
     unwatch();
     if (!finished) {
@@ -94,22 +94,37 @@ function endOnRevocation(source: AsyncIterable<unknown>, ctx: AuthorizedContext)
     void finish();
     return { value, done: false };
   };
+  const unwatch = ctx.access.watch(ctx.principal, (r) => {
+    reason = r;
+    const settle = pending;
+    pending = null;
+    if (settle) settle(ended() ?? { value: undefined, done: true });
+  });
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
-    async next() {
-      if (finished) return { value: undefined, done: true };
+    next() {
+      if (finished) return Promise.resolve({ value: undefined, done: true });
       const early = ended();
-      if (early) return early;
-      const revoked = new Promise<typeof ENDED>((resolve) => {
-        wake = () => resolve(ENDED);
+      if (early) return Promise.resolve(early);
+      return new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        pending = resolve;
+        iterator.next().then(
+          (result) => {
+            // Revoked meanwhile: that settled this call already; the item is dropped with the stream.
+            if (pending !== resolve) return;
+            pending = null;
+            if (result.done) unwatch();
+            resolve(result);
+          },
+          (error: unknown) => {
+            if (pending !== resolve) return;
+            pending = null;
+            reject(error);
+          },
+        );
       });
-      const result = await Promise.race([iterator.next(), revoked]);
-      wake = null;
-      if (result === ENDED) return ended() ?? finish();
-      if (result.done) unwatch();
-      return result;
     },
     return: finish,
     async throw(error: unknown) {

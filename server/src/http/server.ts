@@ -19,6 +19,7 @@ import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
 import { usePersistedOperations } from './plugins/persisted-operations.js';
 import { type QueryLimits, useQueryLimits } from './plugins/query-limits.js';
+import { useSharedSubscriptions } from './plugins/shared-subscriptions.js';
 import { useStorableStrings } from './plugins/storable-strings.js';
 import { useTriggerRateLimit } from './plugins/trigger-rate-limit.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -80,6 +81,9 @@ query Definitions {
 }
 `;
 
+/** Subscribers share event results only within one tenant and one set of scopes. */
+const sharingScopeOf = (context: Partial<GatewayContext>) => (context.principal ? { tenant: context.principal.tenant, scopes: context.principal.scopes } : null);
+
 export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
   const { security } = options;
@@ -101,6 +105,8 @@ export function createHttpServer(options: HttpOptions) {
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }) as Plugin<Record<string, unknown>>,
     );
   }
+  // After JIT: subscriptions run on this lean subscribe, one execution per event shared by same-scope subscribers.
+  plugins.push(useSharedSubscriptions((context) => sharingScopeOf(context as Partial<GatewayContext>)));
   // Last of our plugins: Yoga runs them after its own request parsers, where it would run its limit.
   plugins.push(useRequestBodyLimit(options.maxBodyBytes));
 

@@ -16,6 +16,7 @@ import type { Result } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type PersistedOperations, resolvePersisted } from './persisted-operations.js';
+import { CoalescingWebSocket } from './ws-socket.js';
 import { newRequestInfo, type RequestInfo } from './plugins/operation-info.js';
 
 /** graphql-ws closes a socket that sent no connection_init by then (4408). */
@@ -72,6 +73,8 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
   const connections = new Map<string, number>();
   const wss = new WebSocketServer({
     server,
+    // Frames of one tick leave in one write (ws-socket.ts).
+    WebSocket: CoalescingWebSocket,
     path: options.path,
     maxPayload: options.maxPayloadBytes,
     verifyClient: ({ req }, accept) => {
@@ -177,7 +180,8 @@ export function attachGraphqlWs(server: Server, yoga: AnyYoga, options: GraphqlW
   );
   // graphql-ws prints socket errors (an oversized frame is one) with their stack to
   // the console; ws has already closed such a socket (1009, 1007, ...), so a log line suffices.
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, request) => {
+    socket.coalesceWrites(request.socket);
     socket.removeAllListeners('error');
     socket.on('error', (error: Error & { code?: string }) => options.logger.warn({ code: error.code, reason: error.message }, 'websocket closed on a protocol error'));
   });

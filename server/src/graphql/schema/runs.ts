@@ -231,7 +231,7 @@ async function* runEventStream(ctx: GatewayContext, runId: string, after: number
       return;
     }
     for (;;) {
-      const event = await queue.next();
+      const event = queue.take() ?? (await queue.next());
       if (!event) return;
       if (event.seq <= last) continue;
       if (event.seq > last + 1) for await (const missed of catchUp(event.seq)) yield missed;

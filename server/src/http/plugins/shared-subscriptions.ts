@@ -1,0 +1,83 @@
+// Guards the fan-out's cost: runs subscriptions (HTTP SSE and graphql-ws alike)
+// with a lean subscribe in place of the executor's, which for every event and
+// subscriber executed the selection set and wrapped the result in two more
+// async iterators. Here each subscriber's source stream (the root field's
+// subscribe: authorization, revocation, replay, its own bounded queue) is
+// mapped by one iterator, and the execution of an event is shared by the
+// subscribers with the same document, variables, tenant and scopes
+// (graphql/shared-execution.ts). Errors keep the executor's shape: a failing
+// source ends the stream with the error wrapped against the operation.
+import {
+  createSourceEventStream,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  getOperationAST,
+  GraphQLError,
+  type OperationDefinitionNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { createExecutionMemo, type SharingScope, sharingKey } from '../../graphql/shared-execution.js';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+
+/** What the executor does with an error of the source stream: the same error, located at the operation. */
+function wrapSourceError(error: unknown, operation: OperationDefinitionNode | null | undefined): GraphQLError {
+  const original = error instanceof Error ? error : new Error(String(error));
+  return new GraphQLError(original.message, { originalError: original, nodes: operation ?? undefined });
+}
+
+/** Maps a subscriber's source events to results with one iterator (no generator, no per-event wrappers). */
+function mapEvents(source: AsyncIterable<unknown>, toResult: (payload: unknown) => Result, operation: OperationDefinitionNode | null | undefined): AsyncIterableIterator<ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  const onValue = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+    if (step.done) return { value: undefined, done: true };
+    const result = toResult(step.value);
+    return result instanceof Promise ? result.then((value) => ({ value, done: false })) : { value: result, done: false };
+  };
+  const onError = (error: unknown): never => {
+    throw wrapSourceError(error, operation);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => iterator.next().then(onValue, onError),
+    return: async () => {
+      await iterator.return?.();
+      return { value: undefined, done: true };
+    },
+    throw: async (error: unknown) => {
+      if (iterator.throw) await iterator.throw(error);
+      throw error;
+    },
+  };
+}
+
+/**
+ * `scopeOf` names what a subscriber's results may be shared under (its tenant
+ * and scopes); null: this subscriber shares with nobody.
+ */
+export function useSharedSubscriptions(scopeOf: (context: unknown) => SharingScope | null): Plugin<Record<string, unknown>> {
+  const memo = createExecutionMemo<Result>();
+  const subscribe = (args: ExecutionArgs) => {
+    const source = createSourceEventStream(args);
+    const map = (stream: AsyncIterable<unknown> | ExecutionResult) => {
+      if (!isAsyncIterable(stream)) return stream;
+      const scope = scopeOf(args.contextValue);
+      const key = scope && sharingKey({ document: args.document, operationName: args.operationName, variableValues: args.variableValues, scope });
+      const run = (payload: unknown): Result => execute({ ...args, rootValue: payload });
+      const toResult = key === null ? run : (payload: unknown) => memo.get(payload, key, () => run(payload));
+      return mapEvents(stream, toResult, getOperationAST(args.document, args.operationName));
+    };
+    return source instanceof Promise ? source.then(map) : map(source);
+  };
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribe as never);
+    },
+  };
+}
