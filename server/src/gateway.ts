@@ -179,7 +179,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     allowPrivate: config.SYNAPSE_WEBHOOK_ALLOW_PRIVATE,
     onOutcome: (outcome) => webhookDeliveries.inc({ outcome }),
   });
-  const fanout = createFanOut({ bus, topic: `${prefix}/gateway/fanout`, origin: bus.clientId, logger });
+  const fanoutTopic = `${prefix}/gateway/fanout`;
+  const fanout = createFanOut({
+    bus,
+    topic: fanoutTopic,
+    origin: bus.clientId,
+    logger,
+    // With the embedded broker, bursts nobody else listens to are not sent (only this process would get them back).
+    ...(broker ? { othersListen: () => broker.hasSubscriberOtherThan(fanoutTopic, bus.clientId) } : {}),
+  });
   const catalogue = createCatalogue({
     db: database.db,
     logger,
@@ -239,10 +247,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onEvent: eventStored,
     onRunChanged: runChanged,
     onStoredInTx: webhooks.onStoredInTx,
-    // PGlite aborted on large batches. One transaction at a time: with two in flight
-    // (`concurrency: 2`) the events benchmark's round trip once waited > 10 s for an
-    // event over Mosquitto, not explained yet (docs/benchmarks.md, "Ingest pass").
-    ...(database.driver === 'postgres' ? { maxBatch: EVENT_INGEST_LIMITS.maxBatchPostgres } : {}),
+    // PGlite aborted on large batches and has one connection. On Postgres two
+    // transactions overlap: the next batch's BEGIN and run locks go out while
+    // the previous batch writes, so its locks are granted as that one commits
+    // (docs/benchmarks.md, "Ingest pass 2").
+    ...(database.driver === 'postgres' ? { maxBatch: EVENT_INGEST_LIMITS.maxBatchPostgres, concurrency: 2 } : {}),
   });
   // Other gateways' run changes wake this process's waiters too.
   fanout.subscribe((change) => {

@@ -6,6 +6,7 @@ import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunEventRow, RunRow } from '../runs/events.js';
 import type { ServiceRow } from '../services/catalogue.js';
+import { knownEnvelopeJson } from './envelope-json.js';
 
 export type Change =
   | { kind: 'event'; tenant: string; runId: string; serviceId: string; event: RunEventRow }
@@ -32,7 +33,46 @@ function revive(key: string, value: unknown): unknown {
 /** Changes per fan-out message at most: a burst is split so one message stays well under the broker's packet limit. */
 const MAX_CHANGES_PER_MESSAGE = 200;
 
-export function createFanOut(options: { bus: MqttBus; topic: string; origin: string; logger: Logger }): FanOut {
+/**
+ * One change as JSON: what `JSON.stringify(change)` gives, up to the order of
+ * the event's members. An event's envelope whose text the ingest already made
+ * (envelope-json.ts) is spliced in as that text instead of being serialised
+ * again (it is most of an event's bytes), and its two timestamps are written
+ * as Date.toJSON would, outside JSON.stringify (whose slow path a Date takes).
+ */
+export function changeJson(change: Change): string {
+  if (change.kind !== 'event') return JSON.stringify(change);
+  const { event, ...outer } = change;
+  const { envelope, time, receivedAt, ...rest } = event;
+  const text = typeof envelope === 'object' && envelope !== null ? knownEnvelopeJson(envelope) : undefined;
+  if (text === undefined) return JSON.stringify(change);
+  const head = JSON.stringify(outer);
+  const body = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"event":${body.slice(0, -1)}${body.length > 2 ? ',' : ''}"time":${dateJson(time)},"receivedAt":${dateJson(receivedAt)},"envelope":${text}}}`;
+}
+
+/** A timestamp member's JSON, as JSON.stringify writes a Date (null when invalid). */
+function dateJson(value: Date): string {
+  if (!(value instanceof Date)) return JSON.stringify(value) ?? 'null';
+  return Number.isNaN(value.getTime()) ? 'null' : `"${value.toISOString()}"`;
+}
+
+export interface FanOutOptions {
+  bus: MqttBus;
+  topic: string;
+  origin: string;
+  logger: Logger;
+  /**
+   * Whether any other gateway may listen (with the embedded broker: a session
+   * of another client subscribes to the topic). When it answers false, a
+   * burst of changes is neither serialised nor sent: the broker would only
+   * hand it back to this process, which drops its own messages. Without it,
+   * every burst is sent.
+   */
+  othersListen?: () => Promise<boolean>;
+}
+
+export function createFanOut(options: FanOutOptions): FanOut {
   const listeners = new Set<ChangeListener>();
   const deliver = (change: Change) => {
     for (const listener of listeners) {
@@ -48,17 +88,32 @@ export function createFanOut(options: { bus: MqttBus; topic: string; origin: str
   // and one delivery back from the broker instead of one per change.
   let pending: Change[] = [];
   let scheduled = false;
-  const send = () => {
-    scheduled = false;
-    const changes = pending;
-    pending = [];
+  // Bursts go out in the order they were committed, also while the listener check runs.
+  let sending: Promise<void> = Promise.resolve();
+  const publishBurst = (changes: Change[]) => {
     for (let i = 0; i < changes.length; i += MAX_CHANGES_PER_MESSAGE) {
       // `origin` first: receivers recognise their own messages by this prefix without parsing them.
-      const payload = JSON.stringify({ origin: options.origin, changes: changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) });
+      let payload = `{"origin":${JSON.stringify(options.origin)},"changes":[`;
+      const end = Math.min(changes.length, i + MAX_CHANGES_PER_MESSAGE);
+      for (let j = i; j < end; j++) payload += (j === i ? '' : ',') + changeJson(changes[j]!);
+      payload += ']}';
       options.bus.publish(options.topic, payload, 1).catch((error: unknown) => {
         options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'fan-out publish failed; other gateways catch up from the database');
       });
     }
+  };
+  const send = () => {
+    scheduled = false;
+    const changes = pending;
+    pending = [];
+    const othersListen = options.othersListen;
+    if (!othersListen) return publishBurst(changes);
+    sending = sending
+      .then(() => othersListen().catch(() => true))
+      .then((listening) => {
+        if (listening) publishBurst(changes);
+      })
+      .catch((error: unknown) => options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'fan-out publish failed; other gateways catch up from the database'));
   };
   const ownPrefix = Buffer.from(`{"origin":${JSON.stringify(options.origin)},`);
   return {

@@ -24,6 +24,7 @@ import {
   type RunState,
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
+import { envelopeJson, envelopesJsonArray } from './envelope-json.js';
 
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
@@ -92,14 +93,19 @@ const updateRuns = new PgDialect().sqlToQuery(sql`
  * one shape whatever the batch's size, so the insert runs as a prepared
  * statement (a VALUES list has one parameter per cell, a new statement per
  * batch size). Columns in the table's order; `id` and `received_at` as their
- * defaults would be.
+ * defaults would be. The envelopes, the bulk of a batch's bytes, travel as
+ * one JSON array (`envelopes`, zipped with the arrays by ROWS FROM): each
+ * envelope's text is made once (envelope-json.ts, reused by the fan-out) and
+ * sent as it is, where a text[] of JSON texts would be escaped element by
+ * element. The columns that are the envelope's own members are read from it:
+ * `run_id` (the run was found by it), `tenant` (the run's, checked equal),
+ * `source`, `event_id`, `type` and `data`, as stored before.
  */
-const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.run_id, v.seq, v.tenant, v.source, v.event_id, v.type,
-    v.time::timestamptz, v.state, v.reason, v.data::jsonb, v.envelope::jsonb, now()
-  from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('seqs')}::integer[], ${sql.placeholder('tenants')}::text[], ${sql.placeholder('sources')}::text[],
-    ${sql.placeholder('eventIds')}::text[], ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('states')}::text[],
-    ${sql.placeholder('reasons')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
-    as v(run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)`;
+const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.envelope ->> 'runId', v.seq, v.envelope ->> 'tenant',
+    v.envelope ->> 'source', v.envelope ->> 'id', v.envelope ->> 'type', v.time::timestamptz, v.state, v.reason, v.envelope -> 'data', v.envelope, now()
+  from rows from (unnest(${sql.placeholder('seqs')}::integer[]), unnest(${sql.placeholder('times')}::text[]), unnest(${sql.placeholder('states')}::text[]),
+    unnest(${sql.placeholder('reasons')}::text[]), jsonb_array_elements(${sql.placeholder('envelopes')}::jsonb))
+    as v(seq, time, state, reason, envelope)`;
 
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
@@ -301,7 +307,7 @@ export function createEventIngest(options: EventIngestOptions) {
     }
 
     const toStore = plan.filter((p): p is Extract<Planned, { kind: 'store' }> => p.kind === 'store');
-    const stored = new Map<string, RunEventRow>();
+    const stored = new Map<Planned, RunEventRow>();
     if (toStore.length > 0) {
       const touchedRuns = [...touched].map(([id, flags]) => ({ run: byId.get(id)!, flags }));
       // The runs' update has one shape (arrays) and is prepared; it goes out
@@ -328,31 +334,26 @@ export function createEventIngest(options: EventIngestOptions) {
           .insert(runEvents)
           .select(insertEventsSelect)
           .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
-          .returning({ id: runEvents.id, source: runEvents.source, eventId: runEvents.eventId, receivedAt: runEvents.receivedAt })
+          .returning({ id: runEvents.id })
           .prepare('ingest_insert_events')
           .execute({
-            runIds: toStore.map((p) => p.values.runId),
             seqs: toStore.map((p) => p.values.seq),
-            tenants: toStore.map((p) => p.values.tenant),
-            sources: toStore.map((p) => p.values.source),
-            eventIds: toStore.map((p) => p.values.eventId),
-            types: toStore.map((p) => p.values.type),
             times: toStore.map((p) => p.values.time.toISOString()),
             states: toStore.map((p) => p.values.state),
             reasons: toStore.map((p) => p.values.reason),
-            datas: toStore.map((p) => jsonParameter(p.values.data)),
-            envelopes: toStore.map((p) => JSON.stringify(p.values.envelope)),
+            envelopes: envelopesJsonArray(toStore.map((p) => p.values.envelope)),
           }),
       ]);
       if (rows.length !== toStore.length) {
         await tx.execute(sql`rollback to savepoint ingest_batch`);
         return storeEach();
       }
-      const byKey = new Map(toStore.map((p) => [`${p.values.source}\u0000${p.values.eventId}`, p.values]));
-      for (const row of rows) {
-        const key = `${row.source}\u0000${row.eventId}`;
-        stored.set(key, { ...byKey.get(key)!, id: row.id, receivedAt: row.receivedAt });
-      }
+      // Every row was inserted (no conflict). Their ids were drawn by nextval in
+      // the order of the statement's rows, which is toStore's, so the ids in
+      // ascending order are toStore's; received_at is now(), the
+      // transaction's time, read with the locks.
+      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
+      toStore.forEach((p, i) => stored.set(p, { ...p.values, id: ids[i]!, receivedAt: now! }));
     }
 
     const results: Array<IngestResult & { changed?: boolean }> = [];
@@ -360,7 +361,7 @@ export function createEventIngest(options: EventIngestOptions) {
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
-        const row = stored.get(`${item.values.source}\u0000${item.values.eventId}`)!;
+        const row = stored.get(item)!;
         await options.onStoredInTx?.(tx, row, item.run);
         results.push({ ok: true, duplicate: false, event: row, run: item.run, changed: item.changed });
       }
@@ -436,6 +437,9 @@ export function createEventIngest(options: EventIngestOptions) {
   }
 
   function enqueue(event: NormalisedEvent): Promise<IngestResult> {
+    // The envelope's text is made now, as the event arrives (while a transaction
+    // waits on the database), rather than while the batch holds its runs' locks.
+    envelopeJson(event.envelope);
     return new Promise<IngestResult>((resolve, rejectPromise) => {
       queue.push({ event, resolve, reject: rejectPromise });
       // Events that arrive in the same turn (one socket read holds many) share a transaction.

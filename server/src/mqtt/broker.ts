@@ -37,6 +37,8 @@ export interface EmbeddedBroker {
   onSubscribe(listener: () => void): () => void;
   /** True when some session (live or persisted) subscribes to a topic matching `topic`. */
   hasSubscriber(topic: string): Promise<boolean>;
+  /** The same, counting only sessions of clients other than `clientId`. */
+  hasSubscriberOtherThan(topic: string, clientId: string): Promise<boolean>;
   /** The clients connected now. */
   clients(): Client[];
   /** Stops accepting and drops every client; sessions are kept for `start()`. */
@@ -51,6 +53,7 @@ export class BrokerStartError extends Error {
 }
 
 type Persistence = { subscriptionsByTopic(topic: string): Promise<unknown[]> | unknown };
+type ClientWithSubscriptions = { id?: string; subscriptions?: Record<string, unknown> };
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { logger, security } = options;
@@ -127,6 +130,15 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     server = srv;
   }
 
+  /** Whether a session of a client other than `except` subscribes to `topic`. */
+  async function subscribed(topic: string, except: string | undefined): Promise<boolean> {
+    const subs = await persistence.subscriptionsByTopic(topic);
+    if (Array.isArray(subs) && subs.some((sub) => except === undefined || (sub as { clientId?: unknown }).clientId !== except)) return true;
+    // Clean-session subscribers (an MVP Axon with paho's defaults) are not in the persistence: ask the connected clients.
+    const clients = Object.values((aedes as unknown as { clients: Record<string, ClientWithSubscriptions> }).clients);
+    return clients.some((c) => (except === undefined || c.id !== except) && Object.keys(c.subscriptions ?? {}).some((filter) => topicMatches(filter, topic)));
+  }
+
   await listen();
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   logger.info({ port }, 'embedded MQTT broker listening');
@@ -155,13 +167,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       subscribeListeners.add(listener);
       return () => subscribeListeners.delete(listener);
     },
-    async hasSubscriber(topic) {
-      const subs = await persistence.subscriptionsByTopic(topic);
-      if (Array.isArray(subs) && subs.length > 0) return true;
-      // Clean-session subscribers (an MVP Axon with paho's defaults) are not in the persistence: ask the connected clients.
-      const clients = Object.values((aedes as unknown as { clients: Record<string, { subscriptions?: Record<string, unknown> }> }).clients);
-      return clients.some((c) => Object.keys(c.subscriptions ?? {}).some((filter) => topicMatches(filter, topic)));
-    },
+    hasSubscriber: (topic) => subscribed(topic, undefined),
+    hasSubscriberOtherThan: (topic, clientId) => subscribed(topic, clientId),
     clients() {
       return Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
     },
@@ -176,7 +183,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 }
 
 /** Publishes of one client whose PUBACK is held while the client's next packets are read: at most this many, and bytes of payload. */
-export const READ_AHEAD_LIMITS = { maxPackets: 1_000, maxBytes: 16 * 1024 * 1024 } as const;
+export const READ_AHEAD_LIMITS = { maxPackets: 2_000, maxBytes: 16 * 1024 * 1024 } as const;
 
 /** aedes 1.2 Client internals used by readOn (lib/client.js: `enqueue` and `nextBatch`). */
 interface ClientReadState {

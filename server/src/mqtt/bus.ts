@@ -100,7 +100,13 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
   let sealed = false;
 
   client.handleMessage = (packet, done) => {
-    const handler = [...subscriptions].find(([filter]) => topicMatches(filter, packet.topic))?.[1];
+    let handler: MessageHandler | undefined;
+    for (const [filter, candidate] of subscriptions) {
+      if (topicMatches(filter, packet.topic)) {
+        handler = candidate;
+        break;
+      }
+    }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     let processed: Promise<void>;
     if (handler) processed = processWithRetry(handler, packet.topic, payload);

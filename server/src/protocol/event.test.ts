@@ -4,6 +4,8 @@ import {
   buildGatewayEvent,
   EVENT_SHORT_TYPES,
   eventType,
+  EventEnvelopeSchema,
+  fastAxonEnvelope,
   parseEventBytes,
   parseEventEnvelope,
   shortEventType,
@@ -238,5 +240,81 @@ describe('buildEventEnvelope', () => {
       expect(back.ok).toBe(true);
       if (back.ok) expect(back.value.shortType).toBe('progress');
     }
+  });
+});
+
+describe('fastAxonEnvelope (the hot path beside EventEnvelopeSchema)', () => {
+  const variants: Array<[string, (e: Json) => void]> = [
+    ['as sent', () => {}],
+    ['no datacontenttype', (e) => delete e.datacontenttype],
+    ['unknown members', (e) => Object.assign(e, { extra: 1, subject: 'x' })],
+    ['data members in any order', (e) => (e.data = { zz: [1], chunk: 'c', note: 'n', progress: 0.25, error: null, status: 'running', output: undefined })],
+    ['progress 0 and 1', (e) => (e.data = { status: 'running', progress: 0, other: { progress: 1 } })],
+    ['a traceparent', (e) => (e.traceId = `00-${TRACE.toUpperCase()}-00f067aa0ba902b7-01`)],
+    ['an actorTrn', (e) => (e.actorTrn = 'trn:synapse:acme:user/alice')],
+    ['a progress event', (e) => Object.assign(e, { type: 'aionix.openact.action.progress', data: { status: 'running', progress: 0.5, message: 'step' } })],
+    ['a gateway type', (e) => (e.type = 'aionix.openact.action.requested')],
+    ['an unknown type', (e) => (e.type = 'aionix.openact.action.nope')],
+    ['specversion 1.1', (e) => (e.specversion = '1.1')],
+    ['empty id', (e) => (e.id = '')],
+    ['long id', (e) => (e.id = 'x'.repeat(129))],
+    ['id of 128', (e) => (e.id = 'x'.repeat(128))],
+    ['numeric id', (e) => (e.id = 7)],
+    ['bad time', (e) => (e.time = '2025-13-10T12:36:20Z')],
+    ['other content type', (e) => (e.datacontenttype = 'text/plain')],
+    ['data an array', (e) => (e.data = [])],
+    ['data null', (e) => (e.data = null)],
+    ['no status', (e) => (e.data = { output: 1 })],
+    ['empty status', (e) => (e.data = { status: '' })],
+    ['status of 65', (e) => (e.data = { status: 's'.repeat(65) })],
+    ['numeric status', (e) => (e.data = { status: 3 })],
+    ['progress above 1', (e) => (e.data = { status: 'running', progress: 1.5 })],
+    ['progress a string', (e) => (e.data = { status: 'running', progress: '0.5' })],
+    ['chunk a number', (e) => (e.data = { status: 'running', chunk: 1 })],
+    ['__proto__ in data', (e) => (e.data = JSON.parse('{"status":"running","__proto__":{"a":1}}'))],
+    ['bad tenant', (e) => (e.tenant = 'ac me')],
+    ['bad traceId', (e) => (e.traceId = '0'.repeat(32))],
+    ['bad resourceTrn', (e) => (e.resourceTrn = 'trn:x')],
+    ['no runId', (e) => delete e.runId],
+    ['bad correlationId', (e) => (e.correlationId = '')],
+    ['bad actorTrn', (e) => (e.actorTrn = 'alice')],
+    ['relatedTrns', (e) => (e.relatedTrns = ['trn:synapse:acme:user/alice'])],
+    ['gateway source', (e) => (e.source = 'trn:synapse:acme:gateway')],
+    ['source not a TRN', (e) => (e.source = 'service/x')],
+    ['numeric schema version', (e) => (e.aionixSchemaVersion = 1)],
+  ];
+  for (const [name, mutate] of variants) {
+    it(`agrees with the schema: ${name}`, () => {
+      const body = JSON.parse(JSON.stringify(EV(mutate))) as Json;
+      const fast = fastAxonEnvelope(body);
+      const schema = EventEnvelopeSchema.safeParse(body);
+      if (fast === undefined) {
+        // Left to the schema; the cases it must take are listed here.
+        expect(['as sent', 'no datacontenttype', 'unknown members', 'progress 0 and 1', 'a traceparent', 'an actorTrn', 'a progress event', 'id of 128', 'data members in any order']).not.toContain(name);
+        return;
+      }
+      expect(schema.success).toBe(true);
+      // Same members, values and order as the schema's output.
+      expect(JSON.stringify(fast.envelope)).toBe(JSON.stringify(schema.data));
+      expect(fast.envelope).toStrictEqual(schema.data);
+      expect(fast.shortType).toBe(shortEventType(body.type));
+      expect(fast.source).toEqual({ tenant: 'acme', serviceId: 'memory-sidecar-python' });
+      // And parseEventEnvelope's result is what it was with the schema alone.
+      const parsed = parseEventEnvelope(body);
+      expect(parsed.ok && parsed.value.envelope).toStrictEqual(schema.data);
+    });
+  }
+
+  it('keeps the values it does not check as they are (no copy)', () => {
+    const body = EV((e) => (e.data = { status: 'succeeded', output: { deep: [1, 2] }, extra: { a: 1 } }));
+    const fast = fastAxonEnvelope(body)!;
+    expect(fast.envelope.data.output).toBe(body.data.output);
+    expect(fast.envelope.data.extra).toBe(body.data.extra);
+  });
+
+  it('leaves the error messages to the schema', () => {
+    const r = parseEventBytes(Buffer.from(JSON.stringify(EV((e) => (e.data = { status: 'running', progress: 2 })))));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.path).toBe('data.progress');
   });
 });

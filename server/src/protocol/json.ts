@@ -121,9 +121,12 @@ export function canonicalJson(value: unknown): Result<string, 'invalid_json'> {
 }
 
 /** Decodes UTF-8 bytes strictly (a leading BOM is ignored). */
+// One decoder for every call: without `stream` a decode keeps no state between calls.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function decodeUtf8(buf: Uint8Array): Result<string, 'invalid_utf8'> {
   try {
-    return ok(new TextDecoder('utf-8', { fatal: true }).decode(buf));
+    return ok(strictUtf8.decode(buf));
   } catch {
     return err('invalid_utf8', '', 'payload is not valid UTF-8');
   }
