@@ -94,10 +94,12 @@ export const runs = pgTable(
     index('runs_tenant_id_idx').on(t.tenant, t.id.desc()),
     index('runs_tenant_service_idx').on(t.tenant, t.serviceId, t.id.desc()),
     uniqueIndex('runs_command_id_idx').on(t.commandId),
-    // The sweeper's once-a-second look for runs to end reads live runs only, not the whole history.
-    index('runs_live_idx')
-      .on(t.lastEventAt)
-      .where(sql`${t.state} in ('requested', 'dispatched', 'accepted', 'running')`),
+    // The sweeper's once-a-second look for runs to end reads unfinished runs only, not the
+    // whole history. On `id` and `finished_at`, set once when a run ends: an event's update
+    // (last_event_at, next_seq, a non-terminal state) stays a heap-only (HOT) update.
+    index('runs_unfinished_idx')
+      .on(t.id)
+      .where(sql`${t.finishedAt} is null`),
   ],
 );
 

@@ -50,7 +50,7 @@ export function createSweeper(options: { db: Database; ingest: EventIngest; logg
           else 'no event within the heartbeat timeout of ' || r.heartbeat_timeout_s || ' s'
         end as reason
       from runs r left join services s on s.id = r.service_id
-      where r.state in ('requested', 'dispatched', 'accepted', 'running')
+      where r.finished_at is null and r.state in ('requested', 'dispatched', 'accepted', 'running')
         and (
           (r.cancel_requested and r.cancel_requested_at < now() - make_interval(secs => r.heartbeat_timeout_s))
           or (r.deadline is not null and r.deadline < now() and r.state in ('requested', 'dispatched'))

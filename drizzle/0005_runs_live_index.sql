@@ -1,1 +1,0 @@
-CREATE INDEX "runs_live_idx" ON "runs" USING btree ("last_event_at") WHERE "runs"."state" in ('requested', 'dispatched', 'accepted', 'running');

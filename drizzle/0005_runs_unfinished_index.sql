@@ -1,0 +1,1 @@
+CREATE INDEX "runs_unfinished_idx" ON "runs" USING btree ("id") WHERE "runs"."finished_at" is null;
