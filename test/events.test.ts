@@ -2,8 +2,9 @@
 // gateway stores each once in order and streams them over graphql-ws and SSE.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Command, startTestAxon, type TestAxon } from './helpers/axon.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import type { Command, TestAxon } from './helpers/axon.js';
+import type { TestGateway } from './helpers/gateway.js';
+import { type GatewayWithAxon, startGatewayWithAxon } from './helpers/gateway-with-axon.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribe.js';
 import { eventually } from './helpers/wait.js';
 
@@ -27,15 +28,13 @@ async function runState(runId: string) {
   return (await gw.gql<{ run: { state: string; output: unknown; error: unknown; reason: string | null } }>(`query { run(id: "${runId}") { state output error reason } }`)).data!.run;
 }
 
+let fixture: GatewayWithAxon | undefined;
 beforeAll(async () => {
-  gw = await startTestGateway();
-  serviceId = `ev-${randomUUID().slice(0, 8)}`;
-  axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, actions: ['work'] });
-  await eventually(async () => (await gw.gql<{ service: unknown }>(`query { service(id: "${serviceId}") { id } }`)).data?.service, 10_000, 'service');
+  fixture = await startGatewayWithAxon('ev');
+  ({ gw, axon, serviceId } = fixture);
 });
 afterAll(async () => {
-  await axon?.close();
-  await gw?.close();
+  await fixture?.close();
 });
 
 describe('runEvents over graphql-ws and SSE', () => {

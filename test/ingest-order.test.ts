@@ -5,8 +5,9 @@
 // with the embedded broker the Axon's packets are read while PUBACKs wait.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Command, startTestAxon, type TestAxon } from './helpers/axon.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import type { Command, TestAxon } from './helpers/axon.js';
+import type { TestGateway } from './helpers/gateway.js';
+import { type GatewayWithAxon, startGatewayWithAxon } from './helpers/gateway-with-axon.js';
 import { eventually } from './helpers/wait.js';
 
 let gw: TestGateway;
@@ -16,15 +17,13 @@ let serviceId: string;
 const TRIGGER = `mutation T($input: TriggerActionInput!) { triggerAction(input: $input) { ... on TriggerPayload { run { id state } } ... on Error { code message } } }`;
 type Ev = { seq: number; type: string; state: string; data: { i?: number } | null };
 
+let fixture: GatewayWithAxon | undefined;
 beforeAll(async () => {
-  gw = await startTestGateway();
-  serviceId = `order-${randomUUID().slice(0, 8)}`;
-  axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, actions: ['work'] });
-  await eventually(async () => (await gw.gql<{ service: unknown }>(`query { service(id: "${serviceId}") { id } }`)).data?.service, 10_000, 'service');
+  fixture = await startGatewayWithAxon('order');
+  ({ gw, axon, serviceId } = fixture);
 });
 afterAll(async () => {
-  await axon?.close();
-  await gw?.close();
+  await fixture?.close();
 });
 
 async function storedCount(runId: string): Promise<number> {

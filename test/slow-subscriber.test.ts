@@ -1,11 +1,11 @@
 // A graphql-ws subscriber that stops reading is disconnected with 4429 and a
 // clear reason once its bounded queue is full, rather than the gateway
 // buffering without bound (frames are written a tick at a time, http/ws-socket.ts).
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SLOW_SUBSCRIBER_CLOSE_CODE } from '../server/src/events/live.js';
-import { type Command, startTestAxon, type TestAxon } from './helpers/axon.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import type { Command, TestAxon } from './helpers/axon.js';
+import type { TestGateway } from './helpers/gateway.js';
+import { type GatewayWithAxon, startGatewayWithAxon } from './helpers/gateway-with-axon.js';
 import { openAcked } from './helpers/transports.js';
 import { eventually } from './helpers/wait.js';
 
@@ -16,15 +16,13 @@ let serviceId: string;
 const TRIGGER = `mutation T($input: TriggerActionInput!) { triggerAction(input: $input) { ... on TriggerPayload { run { id } } ... on Error { code message } } }`;
 const RUN_EVENTS = `subscription E($runId: ID!) { runEvents(runId: $runId) { seq data } }`;
 
+let fixture: GatewayWithAxon | undefined;
 beforeAll(async () => {
-  gw = await startTestGateway();
-  serviceId = `slow-${randomUUID().slice(0, 8)}`;
-  axon = await startTestAxon({ url: gw.gateway.brokerUrl, prefix: gw.prefix, serviceId, actions: ['work'] });
-  await eventually(async () => (await gw.gql<{ service: unknown }>(`query { service(id: "${serviceId}") { id } }`)).data?.service, 10_000, 'service');
+  fixture = await startGatewayWithAxon('slow');
+  ({ gw, axon, serviceId } = fixture);
 });
 afterAll(async () => {
-  await axon?.close();
-  await gw?.close();
+  await fixture?.close();
 });
 
 describe('slow graphql-ws subscribers', () => {

@@ -7,9 +7,10 @@ import { parseDefinitionId } from '../../registry/registry.js';
 import type { RunEventRow, RunRow } from '../../runs/events.js';
 import { validateTrigger } from '../../runs/trigger-input.js';
 import type { TriggerMeta } from '../../runs/service.js';
-import { RUN_STATES, type RunState } from '../../protocol/index.js';
+import { isRunState, isTerminal, RUN_STATES, type RunState } from '../../protocol/index.js';
 import type { GatewayContext } from '../context.js';
 import { boundedQueue, iterate, LIVE_LIMITS, SLOW_SUBSCRIBER_CLOSE_CODE } from '../../events/live.js';
+import { runEventStream } from '../../events/run-stream.js';
 
 export const RunStateEnum = builder.enumType('RunState', {
   description: 'requested → dispatched → accepted → running → one terminal state (succeeded, failed, rejected, cancelled, timed_out, lost, expired).',
@@ -192,62 +193,27 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const TERMINAL = new Set<string>(['succeeded', 'failed', 'rejected', 'cancelled', 'timed_out', 'lost', 'expired']);
-const REPLAY_PAGE = 500;
-
-/**
- * Replays stored events after `after`, then streams live ones with no gap and
- * no duplicate: live events are buffered from before the replay starts, those
- * already replayed are skipped, and a gap (a live event ahead of the next
- * expected sequence) is filled from the database. Ends after the event that
- * made the run terminal.
- */
-async function* runEventStream(ctx: GatewayContext, runId: string, after: number): AsyncGenerator<RunEventRow> {
+/** runEventStream (events/run-stream.ts) over this gateway's database and live feed, with a bounded queue. */
+async function* runEventsOf(ctx: GatewayContext, runId: string, after: number): AsyncGenerator<RunEventRow> {
   const run = await ctx.runs.get(ctx.principal.tenant, runId);
   if (!run) throw new GraphQLError('no such run', { extensions: { code: 'not_found', field: 'runId' } });
   const queue = boundedQueue<RunEventRow>(LIVE_LIMITS.maxQueuedItems, () => ctx.closeConnection?.(SLOW_SUBSCRIBER_CLOSE_CODE, 'subscriber too slow'));
   queue.attach(ctx.live.onRunEvent(runId, (event) => queue.push(event)));
-  let last = after;
   try {
-    const catchUp = async function* (until: number) {
-      for (;;) {
-        const page = await ctx.runs.events(runId, last, REPLAY_PAGE);
-        for (const event of page) {
-          if (event.seq >= until) return;
-          last = event.seq;
-          yield event;
-        }
-        if (page.length < REPLAY_PAGE) return;
-      }
-    };
-    let ended = false;
-    for await (const event of catchUp(Number.POSITIVE_INFINITY)) {
-      yield event;
-      if (isEndOf(event)) ended = true;
-    }
-    if (ended || TERMINAL.has((await ctx.runs.get(ctx.principal.tenant, runId))?.state ?? '')) {
-      // Terminal already: deliver whatever arrived meanwhile, then end.
-      for await (const event of catchUp(Number.POSITIVE_INFINITY)) yield event;
-      return;
-    }
-    for (;;) {
-      const event = queue.take() ?? (await queue.next());
-      if (!event) return;
-      if (event.seq <= last) continue;
-      if (event.seq > last + 1) for await (const missed of catchUp(event.seq)) yield missed;
-      if (event.seq <= last) continue;
-      last = event.seq;
-      yield event;
-      if (isEndOf(event)) return;
-    }
+    yield* runEventStream(
+      {
+        eventsAfter: (last, limit) => ctx.runs.events(runId, last, limit),
+        runIsTerminal: async () => {
+          const state = (await ctx.runs.get(ctx.principal.tenant, runId))?.state;
+          return state !== undefined && isRunState(state) && isTerminal(state);
+        },
+        next: async () => queue.take() ?? (await queue.next()),
+      },
+      after,
+    );
   } finally {
     queue.close();
   }
-}
-
-/** The event that moved a run into a terminal state (later, late events keep that state too). */
-function isEndOf(event: RunEventRow): boolean {
-  return TERMINAL.has(event.state) && event.type.endsWith(`.${event.state}`);
 }
 
 builder.subscriptionFields((t) => ({
@@ -255,7 +221,7 @@ builder.subscriptionFields((t) => ({
     type: RunEventRef,
     description: 'A run\'s events with sequence > `after` (default 0): stored ones first, then live ones, with no gap and no duplicate. Ends after the event that makes the run terminal. Reconnect with `after` = the last `seq` received to miss nothing.',
     args: { runId: t.arg.id({ required: true }), after: t.arg.int() },
-    subscribe: (_root, args, ctx) => runEventStream(ctx, String(args.runId), Math.max(0, args.after ?? 0)),
+    subscribe: (_root, args, ctx) => runEventsOf(ctx, String(args.runId), Math.max(0, args.after ?? 0)),
     resolve: (event) => event,
   }),
   runUpdated: t.field({
