@@ -84,6 +84,23 @@ describe('discovery', () => {
     await quiet.close();
   });
 
+  it('applies a service\'s snapshots in the order they arrive: online then offline back to back ends offline', async () => {
+    const ids = Array.from({ length: 20 }, () => `order-${randomUUID().slice(0, 8)}`);
+    const snapshot = (id: string, status: string) => JSON.stringify({ api_version: 'v1', id, name: 'Order', status, ttl: 60, layout: { type: 'sections', root: [] }, components: {} });
+    // Not awaited one by one: each pair is on the wire together, as an Axon's start and stop are.
+    await Promise.all(
+      ids.flatMap((id) => [
+        axon.client.publishAsync(`${gw.prefix}/discovery/${id}`, snapshot(id, 'online'), { qos: 1 }),
+        axon.client.publishAsync(`${gw.prefix}/discovery/${id}`, snapshot(id, 'offline'), { qos: 1 }),
+      ]),
+    );
+    for (const id of ids) await waitForService(id, 'offline');
+    // Settled: nothing applied late flips one back.
+    await new Promise((r) => setTimeout(r, 300));
+    const statuses = await Promise.all(ids.map(async (id) => (await gw.gql<{ service: { status: string } }>(SERVICE, { id })).data!.service.status));
+    expect(statuses).toEqual(ids.map(() => 'offline'));
+  });
+
   it.each([
     { name: 'not JSON', payload: '{nope', reason: 'invalid_json' },
     { name: 'a JSON array', payload: '[]', reason: 'not_object' },

@@ -71,11 +71,33 @@ export function createCatalogue(options: CatalogueOptions) {
     return row!;
   }
 
+  // A service's snapshots are applied one after the other, in the order they
+  // arrive: the broker delivers them in order, but handlers run concurrently
+  // (acknowledged once stored), and an `online` stored after the `offline` that
+  // followed it would leave a stopped Axon online.
+  const applying = new Map<string, Promise<unknown>>();
+  function inArrivalOrder<T>(serviceId: string, task: () => Promise<T>): Promise<T> {
+    const result = (applying.get(serviceId) ?? Promise.resolve()).then(task);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    applying.set(serviceId, settled);
+    void settled.then(() => {
+      if (applying.get(serviceId) === settled) applying.delete(serviceId);
+    });
+    return result;
+  }
+
   /**
    * Validates and stores one snapshot. Invalid snapshots change nothing and are
    * reported as values; only an unreachable database rejects.
    */
-  async function ingest(topicServiceId: string, payload: Uint8Array, maxBytes: number = DISCOVERY_LIMITS.maxBytesMqtt): Promise<IngestOutcome> {
+  function ingest(topicServiceId: string, payload: Uint8Array, maxBytes: number = DISCOVERY_LIMITS.maxBytesMqtt): Promise<IngestOutcome> {
+    return inArrivalOrder(topicServiceId, () => ingestNow(topicServiceId, payload, maxBytes));
+  }
+
+  async function ingestNow(topicServiceId: string, payload: Uint8Array, maxBytes: number): Promise<IngestOutcome> {
     const parsed = parseDiscoveryBytes(payload, {
       topicServiceId,
       maxBytes,
