@@ -180,13 +180,20 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onOutcome: (outcome) => webhookDeliveries.inc({ outcome }),
   });
   const fanoutTopic = `${prefix}/gateway/fanout`;
+  // Asked again after each new subscription, not for every burst (the broker
+  // scans every connected client's filters); a peer that left meanwhile only
+  // costs bursts nobody reads.
+  let othersListen: Promise<boolean> | undefined;
+  const stopOthersListenCheck = broker?.onSubscribe(() => {
+    othersListen = undefined;
+  });
   const fanout = createFanOut({
     bus,
     topic: fanoutTopic,
     origin: bus.clientId,
     logger,
     // With the embedded broker, bursts nobody else listens to are not sent (only this process would get them back).
-    ...(broker ? { othersListen: () => broker.hasSubscriberOtherThan(fanoutTopic, bus.clientId) } : {}),
+    ...(broker ? { othersListen: () => (othersListen ??= broker.hasSubscriberOtherThan(fanoutTopic, bus.clientId)) } : {}),
   });
   const catalogue = createCatalogue({
     db: database.db,
@@ -412,6 +419,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       for (const timer of timers) clearInterval(timer);
       stopOnConnect();
       stopOnSubscribe?.();
+      stopOthersListenCheck?.();
       await activeRelay.stop();
       await webhooks.stop();
       await messaging.close();

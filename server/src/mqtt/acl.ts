@@ -118,6 +118,18 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
     return role;
   };
 
+  /** The ACL for one use of a topic (or filter): the gateway's client anything, an Axon its own topics, an anonymous client none of the gateway's. */
+  function mayUse(client: Client, use: 'publish' | 'subscribe' | 'receive', topic: string): boolean {
+    const role = activeRole(client);
+    if (!role) return false;
+    if (role.kind === 'gateway') return true;
+    const axonMay = use === 'publish' ? axonMayPublish : axonMaySubscribe;
+    const allowed = role.kind === 'axon' ? axonMay(prefix, role.serviceId, topic) : anonymousMayUse(prefix, topic);
+    // A refused delivery is the broker's business, not the client's doing: not logged.
+    if (!allowed && use !== 'receive') refused(client, use, topic);
+    return allowed;
+  }
+
   return {
     /** The credential of the gateway's own client on this broker. */
     gatewayCredential: { username: GATEWAY_USERNAME, password: gatewayPassword },
@@ -138,21 +150,11 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
     /** Whether `client` may publish on `topic`; a refused publish is acknowledged and dropped. */
     mayPublish(client: Client | null, topic: string): boolean {
       // No client: a stored will of a client gone before this process started; nobody vouches for it.
-      const role = client ? activeRole(client) : null;
-      if (!client || !role) return false;
-      if (role.kind === 'gateway') return true;
-      const allowed = role.kind === 'axon' ? axonMayPublish(prefix, role.serviceId, topic) : anonymousMayUse(prefix, topic);
-      if (!allowed) refused(client, 'publish', topic);
-      return allowed;
+      return client !== null && mayUse(client, 'publish', topic);
     },
 
     maySubscribe(client: Client, filter: string): boolean {
-      const role = activeRole(client);
-      if (!role) return false;
-      if (role.kind === 'gateway') return true;
-      const allowed = role.kind === 'axon' ? axonMaySubscribe(prefix, role.serviceId, filter) : anonymousMayUse(prefix, filter);
-      if (!allowed) refused(client, 'subscribe', filter);
-      return allowed;
+      return mayUse(client, 'subscribe', filter);
     },
 
     /**
@@ -161,10 +163,7 @@ export function createBrokerSecurity(options: BrokerSecurityOptions) {
      * session may date from open mode).
      */
     mayReceive(client: Client, topic: string): boolean {
-      const role = activeRole(client);
-      if (!role) return false;
-      if (role.kind === 'gateway') return true;
-      return role.kind === 'axon' ? axonMaySubscribe(prefix, role.serviceId, topic) : anonymousMayUse(prefix, topic);
+      return mayUse(client, 'receive', topic);
     },
 
     /**

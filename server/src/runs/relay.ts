@@ -8,16 +8,16 @@
 // handed over after its commit (`handOff`): it is published at once, with no
 // claim statement on the way, and marked sent in one statement. A row handed
 // over but not published (a crash, a broker gone) keeps its lease until it
-// expires, or until this relay starts again under the same owner name and
-// releases what it held (`start`); then any relay's claim takes it.
-import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, type Query, sql } from 'drizzle-orm';
+// expires, or until a relay starts again under the same owner name and releases
+// what it held (before its first claim); then any relay's claim takes it.
+import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
-import { buildGatewayEvent, type EventEnvelope, isTerminal, nextRunState, type RunState } from '../protocol/index.js';
-import { type AppendResult, appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook, type Tx } from './events.js';
+import { buildGatewayEvent, type EventEnvelope } from '../protocol/index.js';
+import { appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook } from './events.js';
 
 export interface RelayOptions {
   db: Database;
@@ -68,103 +68,8 @@ export interface OutboxCommand {
   text: string;
 }
 
-/**
- * `appendRunEvent(tx, runId, { shortType: 'dispatched', envelope, reason: 'command published' })`
- * for each item, with the same rows written and returned, in three statements
- * for the whole batch (lock the runs in id order, insert the events, update the
- * runs) instead of three per item. A batch naming a run twice takes the
- * one-at-a-time path, whose sequence numbers follow each other.
- */
-const allColumns = (table: typeof runs | typeof runEvents) =>
-  Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
 const dialect = new PgDialect();
-/** `tx.insert(runEvents).values([...]).returning()` for a batch, as arrays of its columns (nulls stay SQL NULL). */
-const insertDispatched = {
-  query: dialect.sqlToQuery(sql`insert into ${runEvents} (run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)
-    select u.run_id, u.seq::int, u.tenant, u.source, u.event_id, u.type, u.time::timestamptz, u.state, ${sql.placeholder('reason')}::text, u.data::jsonb, u.envelope::jsonb
-    from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('seqs')}::text[], ${sql.placeholder('tenants')}::text[], ${sql.placeholder('sources')}::text[],
-      ${sql.placeholder('eventIds')}::text[], ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('states')}::text[],
-      ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[]) as u(run_id, seq, tenant, source, event_id, type, time, state, data, envelope)
-    returning ${sql.join(Object.values(getTableColumns(runEvents)).map((c) => sql.identifier(c.name)), sql`, `)}`),
-  fields: allColumns(runEvents),
-};
-/** The runs' update after their dispatched events: moved runs go to `dispatched`, the others only advance their sequence. */
-const updateDispatched = {
-  query: dialect.sqlToQuery(sql`update ${runs} set next_seq = ${runs}.next_seq + 1, last_event_at = now(), updated_at = now(),
-      state = case when u.moved::bool then 'dispatched' else ${runs}.state end,
-      reason = case when u.moved::bool then ${sql.placeholder('reason')}::text else ${runs}.reason end,
-      dispatched_at = case when u.moved::bool then now() else ${runs}.dispatched_at end
-    from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('moved')}::text[]) as u(id, moved)
-    where ${runs}.id = u.id
-    returning ${sql.join(Object.values(getTableColumns(runs)).map((c) => sql`${runs}.${sql.identifier(c.name)}`), sql`, `)}`),
-  fields: allColumns(runs),
-};
-function execute<T>(tx: Tx, statement: { query: Query; fields: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
-  return tx._.session.prepareQuery<{ execute: T; all: unknown; values: unknown }>(statement.query, statement.fields, name, true).execute(values);
-}
-
-async function appendDispatched(tx: Tx, items: DispatchedEvent[]): Promise<Array<AppendResult | null>> {
-  const reason = 'command published';
-  if (items.length === 0) return [];
-  if (new Set(items.map((i) => i.runId)).size !== items.length) {
-    const results: Array<AppendResult | null> = [];
-    for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
-    return results;
-  }
-  // One shape whatever the batch's size (an array parameter): a prepared statement, one round trip.
-  const locked = await tx
-    .select()
-    .from(runs)
-    .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
-    .orderBy(asc(runs.id))
-    .for('update')
-    .prepare('relay_lock_runs')
-    .execute({ ids: items.map((i) => i.runId) });
-  const current = new Map(locked.map((run) => [run.id, run]));
-  const plans = items.flatMap((item) => {
-    const run = current.get(item.runId);
-    if (!run) return [];
-    const from = run.state as RunState;
-    const to = nextRunState(from, 'dispatched');
-    return [{ item, run, to, moved: to !== from }];
-  });
-  if (plans.length === 0) return items.map(() => null);
-  // A run that moves goes to `dispatched`, which is not terminal: that is what the update below writes.
-  if (plans.some((p) => p.moved && (p.to !== 'dispatched' || isTerminal(p.to)))) {
-    const results: Array<AppendResult | null> = [];
-    for (const item of items) results.push(await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason }));
-    return results;
-  }
-  // The events' insert and the runs' update take arrays (one shape whatever the
-  // batch: prepared statements, no per-batch query building) and travel together.
-  // Every array is text[] (cast in SQL): postgres.js, as drizzle sets it up, does
-  // not serialise int, bool or timestamptz arrays.
-  const time = (t: string | number) => new Date(t).toISOString();
-  const [events, updated] = await Promise.all([
-    execute<RunEventRow[]>(tx, insertDispatched, 'relay_insert_dispatched', {
-      runIds: plans.map((p) => p.item.runId),
-      seqs: plans.map((p) => String(p.run.nextSeq)),
-      tenants: plans.map((p) => p.run.tenant),
-      sources: plans.map((p) => p.item.envelope.source),
-      eventIds: plans.map((p) => p.item.envelope.id),
-      types: plans.map((p) => p.item.envelope.type),
-      times: plans.map((p) => time(p.item.envelope.time)),
-      states: plans.map((p) => p.to),
-      reason,
-      datas: plans.map((p) => (p.item.envelope.data === undefined || p.item.envelope.data === null ? null : JSON.stringify(p.item.envelope.data))),
-      envelopes: plans.map((p) => JSON.stringify(p.item.envelope)),
-    }),
-    execute<RunRow[]>(tx, updateDispatched, 'relay_update_dispatched', {
-      ids: plans.map((p) => p.item.runId),
-      moved: plans.map((p) => String(p.moved)),
-      reason,
-    }),
-  ]);
-  const eventOf = new Map(events.map((e) => [e.runId, e]));
-  const runOf = new Map(updated.map((r) => [r.id, r]));
-  const byRun = new Map(plans.map((p) => [p.item.runId, { run: runOf.get(p.item.runId)!, event: eventOf.get(p.item.runId)!, moved: p.moved }]));
-  return items.map((item) => byRun.get(item.runId) ?? null);
-}
+const DISPATCHED_REASON = 'command published';
 
 export function createRelay(options: RelayOptions) {
   const { db, bus, logger } = options;
@@ -248,9 +153,8 @@ export function createRelay(options: RelayOptions) {
   // events, moving `requested` runs to `dispatched` and enqueueing the events'
   // webhook deliveries, as ONE statement of data-modifying CTEs: atomic on its
   // own, one round trip and no BEGIN/COMMIT, so an Axon's quick answer waits
-  // for the run's lock as briefly as possible. Same rows as the transaction
-  // path below (`dispatched` moves only `requested`, run-state.ts), which stays
-  // for batches naming a run twice and for hooks that cannot say it in SQL.
+  // for the run's lock as briefly as possible. The rows are appendRunEvent's
+  // (`dispatched` moves only `requested`, run-state.ts), the fallback below.
   const hookSql = options.onStoredInTx ? options.onStoredInTx.nonOutcomeEvents : undefined;
   const runColumnNames = Object.values(getTableColumns(runs)).map((c) => c.name);
   const eventColumnNames = Object.values(getTableColumns(runEvents)).map((c) => c.name);
@@ -261,7 +165,7 @@ export function createRelay(options: RelayOptions) {
               select * from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[],
                 ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
                 as u(run_id, source, event_id, type, time, data, envelope)),
-            sent as (update ${outbox} set sent_at = now(), claimed_until = null where id = any(${sql.placeholder('outboxIds')}::bigint[]) returning 1),
+            sent as (update ${outbox} set sent_at = now(), claimed_until = null where id = any(${sql.placeholder('outboxIds')}::bigint[])),
             locked as (select r.id, r.state, r.next_seq from ${runs} r where r.id = any(${sql.placeholder('runIds')}::text[]) order by r.id for update),
             upd as (update ${runs} r set next_seq = l.next_seq + 1, last_event_at = now(), updated_at = now(),
                 state = case when l.state = 'requested' then 'dispatched' else r.state end,
@@ -275,14 +179,13 @@ export function createRelay(options: RelayOptions) {
               returning *)${hookSql ? sql`, hook as (${hookSql.insert})` : sql``}
             select ${sql.join(runColumnNames.map((c) => sql`upd.${sql.identifier(c)}`), sql`, `)}, upd.moved,
               ${sql.join(eventColumnNames.map((c) => sql`ev.${sql.identifier(c)}`), sql`, `)},
-              ${hookSql ? sql`(select count(*) from hook)::int` : sql`0`}, (select count(*) from sent)::int
+              ${hookSql ? sql`(select count(*) from hook)::int` : sql`0`}
             from upd join ev on ev.run_id = upd.id`),
           fields: [
             ...Object.entries(getTableColumns(runs)).map(([key, field]) => ({ path: ['run', key], field })),
             { path: ['moved'], field: sql<boolean>`` },
             ...Object.entries(getTableColumns(runEvents)).map(([key, field]) => ({ path: ['event', key], field })),
             { path: ['hookRows'], field: sql<number>`` },
-            { path: ['sentRows'], field: sql<number>`` },
           ] as SelectedFieldsOrdered,
         }
       : undefined;
@@ -294,7 +197,7 @@ export function createRelay(options: RelayOptions) {
     if (markSentStatement && new Set(dispatched.map((d) => d.runId)).size === dispatched.length) {
       const time = (t: string | number) => new Date(t).toISOString();
       const result = await db._.session
-        .prepareQuery<{ execute: Array<Changed & { hookRows: number; sentRows: number }>; all: unknown; values: unknown }>(
+        .prepareQuery<{ execute: Array<Changed & { hookRows: number }>; all: unknown; values: unknown }>(
           markSentStatement.query,
           markSentStatement.fields,
           'relay_mark_sent_one',
@@ -309,29 +212,25 @@ export function createRelay(options: RelayOptions) {
           times: dispatched.map((d) => time(d.envelope.time)),
           datas: dispatched.map((d) => (d.envelope.data === undefined || d.envelope.data === null ? null : JSON.stringify(d.envelope.data))),
           envelopes: dispatched.map((d) => JSON.stringify(d.envelope)),
-          reason: 'command published',
+          reason: DISPATCHED_REASON,
           eventShortType: 'dispatched',
         });
-      // Rows with no dispatched event (cancels) were marked sent by the same statement;
-      // a batch of those alone returns no row, so nothing is left to count.
+      // Rows with no dispatched event (cancels) are marked sent by the same statement (a
+      // data-modifying CTE always runs to completion); they return no row.
       const hookRows = result.reduce((n, r) => n + r.hookRows, 0);
       if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
       return result.map(({ run, event, moved }) => ({ run, event, moved }));
     }
+    // A batch naming a run twice (its events' sequence numbers follow each other),
+    // or a hook that cannot say its part in SQL: one event at a time, in a transaction.
     const changed: Changed[] = [];
     await db.transaction(async (tx) => {
-      for (const tenant of new Set(dispatched.map((d) => d.envelope.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
-      // Sent rows and the first statement of the appends travel together.
-      const [, appended] = await Promise.all([
-        tx
-          .update(outbox)
-          .set({ sentAt: sql`now()`, claimedUntil: null })
-          .where(sql`${outbox.id} = any(${sql.placeholder('ids')}::bigint[])`)
-          .prepare('relay_mark_sent')
-          .execute({ ids: rows.map((r) => r.id) }),
-        appendDispatched(tx, dispatched),
-      ]);
-      for (const result of appended) {
+      await tx
+        .update(outbox)
+        .set({ sentAt: sql`now()`, claimedUntil: null })
+        .where(inArray(outbox.id, rows.map((r) => r.id)));
+      for (const item of dispatched) {
+        const result = await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason: DISPATCHED_REASON });
         if (!result) continue;
         await options.onStoredInTx?.(tx, result.event, result.run);
         changed.push(result);

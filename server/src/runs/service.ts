@@ -277,10 +277,8 @@ export function createRunService(options: RunServiceOptions) {
     };
     // After the commit: the leased row goes straight to its relay, else any relay claims it.
     const committed = (outboxId: number) => {
-      if (lease && options.outboxRelay) {
-        const { id, traceId: trace, tenant: t, target } = envelope.value;
-        options.outboxRelay.handOff({ id: outboxId, runId, topic, payload: { id, traceId: trace, tenant: t, target }, text: payloadText });
-      } else options.onOutbox();
+      if (lease && options.outboxRelay) options.outboxRelay.handOff({ id: outboxId, runId, topic, payload: envelope.value, text: payloadText });
+      else options.onOutbox();
     };
     const auditValues = {
       tenant,
