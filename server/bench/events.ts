@@ -22,7 +22,7 @@
  *    events over 50 runs with QoS 1, as fast as the broker takes them; the
  *    clock stops when the gateway has committed the last) beside postgres.js
  *    inserting the same stored rows, multi-row, 500 per statement, into a copy
- *    of run_events.
+ *    of run_events (the median of three passes).
  *
  * The gateway runs in this process (with the floor and the bare `ws`
  * broadcaster, idle while the gateway is measured); the Axon and the clients
@@ -865,16 +865,24 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
     from run_events where run_id = any(${ingestRuns}) and type = 'aionix.openact.action.progress' order by id`;
   await sql`create table bench_ingest (like run_events including all)`;
   const batch = EVENT_INGEST_LIMITS.maxBatchPostgres;
-  const baselineStart = performance.now();
-  for (let i = 0; i < rows.length; i += batch) {
-    const chunk = rows.slice(i, i + batch).map((r) => ({ ...r, data: sql.json(r.data as never), envelope: sql.json(r.envelope as never) }));
-    await sql`insert into bench_ingest ${sql(chunk as never, columns as never)}`;
+  // Three passes into an emptied table, the median taken: one pass lasts under
+  // a second, and a single one varied from 20,000 to 37,000 rows/s here.
+  const passes: number[] = [];
+  let copied: { n: string } | undefined;
+  for (let pass = 0; pass < 3; pass++) {
+    await sql`truncate bench_ingest`;
+    const baselineStart = performance.now();
+    for (let i = 0; i < rows.length; i += batch) {
+      const chunk = rows.slice(i, i + batch).map((r) => ({ ...r, data: sql.json(r.data as never), envelope: sql.json(r.envelope as never) }));
+      await sql`insert into bench_ingest ${sql(chunk as never, columns as never)}`;
+    }
+    passes.push(performance.now() - baselineStart);
+    [copied] = await sql<{ n: string }[]>`select count(*) as n from bench_ingest`;
   }
-  const baselineMs = performance.now() - baselineStart;
-  const [copied] = await sql<{ n: string }[]>`select count(*) as n from bench_ingest`;
+  const baselineMs = passes.sort((a, b) => a - b)[1]!;
   await sql`drop table bench_ingest`;
   await sql.end({ timeout: 5 });
-  progress(`${label}: ingest baseline: ${copied!.n} rows in ${baselineMs.toFixed(0)} ms (${((rows.length / baselineMs) * 1000).toFixed(0)}/s)`);
+  progress(`${label}: ingest baseline: ${copied!.n} rows in ${baselineMs.toFixed(0)} ms (median of ${passes.map((ms) => ms.toFixed(0)).join(', ')}) (${((rows.length / baselineMs) * 1000).toFixed(0)}/s)`);
 
   await ask(ctx.axon, { type: 'stop' });
   await gateway.close();
@@ -950,7 +958,6 @@ function table(results: PhaseResult[], serverVersion: string): string {
       row(['', 'ms to deliver all', f(ft.gatewayMs, 0), f(ft.wsMs, 0), '', '']),
       row(['', 'lost events', String(ft.lost), String(ft.expected - ft.wsReceived), '', `0: ${mark(ft.lost === 0 && ft.outOfOrder === 0)}${ft.outOfOrder ? ` (${ft.outOfOrder} out of order)` : ''}`]),
       row(['', 'gateway RSS KiB per subscriber', f(ft.rssPerSubscriber / 1024, 1), '', '', `≤ 64 KiB: ${mark(ft.rssPerSubscriber <= 64 * 1024)} (${f(ft.rssBefore / 2 ** 20, 0)} → ${f(ft.rssAfter / 2 ** 20, 0)} MiB)`]),
-      row(['ingest', `events/s persisted (${r.ingest.events} events)`, f(r.ingest.rate, 0), f(r.ingest.baselineRate, 0), f(ingestRatio, 2), `ratio ≥ 0.5: ${mark(ingestRatio >= 0.5)}`]),
     );
   }
   return `${lines.join('\n')}\n`;

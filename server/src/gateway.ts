@@ -25,6 +25,7 @@ import { registerEventRoutes } from './http/rest/events.js';
 import { createUuidv7Generator, newTraceId, pooledRandomBytes } from './protocol/index.js';
 import { createRelay, type Relay } from './runs/relay.js';
 import { createRunService } from './runs/service.js';
+import { createRunVersions } from './runs/versions.js';
 import { createSweeper } from './runs/sweeper.js';
 import type { RunEventRow, RunRow } from './runs/events.js';
 import { createCatalogue } from './services/catalogue.js';
@@ -206,8 +207,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   let relay: Relay | undefined;
   let kickScheduled = false;
+  // Row versions of runs written here in one statement: the ingest writes an Axon's next event without reading the run.
+  const runVersions = createRunVersions();
   const runs = createRunService({
     db: database.db,
+    runVersions,
     logger,
     catalogue,
     topicPrefix: prefix,
@@ -254,6 +258,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onEvent: eventStored,
     onRunChanged: runChanged,
     onStoredInTx: webhooks.onStoredInTx,
+    runVersions,
+    dispatching: (runId) => relay?.dispatching(runId),
     // PGlite aborted on large batches and has one connection. On Postgres two
     // transactions overlap: the next batch's BEGIN and run locks go out while
     // the previous batch writes, so its locks are granted as that one commits
@@ -278,6 +284,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onRunChanged: runChanged,
     onEvent: eventStored,
     onStoredInTx: webhooks.onStoredInTx,
+    runVersions,
   });
   const activeRelay = relay;
 

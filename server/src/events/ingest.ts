@@ -5,8 +5,8 @@
 // while a transaction runs are batched into the next one, stored with a few
 // multi-row statements, so the database sees few large commits under load and
 // no waiting (beyond one turn) when idle. Senders are acknowledged after commit.
-import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
+import { asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -24,6 +24,7 @@ import {
   type RunState,
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
+import type { RunVersions, VersionedRun } from '../runs/versions.js';
 import { envelopeJson, envelopesJsonArray } from './envelope-json.js';
 
 export const EVENT_INGEST_LIMITS = {
@@ -59,6 +60,12 @@ export interface EventIngestOptions {
    * so a run's events are still numbered in the order they arrived.
    */
   concurrency?: number;
+  /** Batches of at most this many events are stored optimistically first (16 unless given; 0: never). */
+  optimisticMaxBatch?: number;
+  /** Runs written by this process in one statement, with their row versions: the optimistic write skips reading them. */
+  runVersions?: RunVersions;
+  /** The relay of this process: pending while it records a run's `dispatched` event. */
+  dispatching?: (runId: string) => Promise<void> | undefined;
 }
 
 interface Pending {
@@ -75,18 +82,24 @@ export type EventIngest = ReturnType<typeof createEventIngest>;
  * 0/1 integers and JSON is text: postgres.js types an array parameter by its
  * first element, and would declare an array of booleans a boolean.
  */
-const updateRuns = new PgDialect().sqlToQuery(sql`
-  update ${runs} set
-    next_seq = v.next_seq, output_bytes = v.output_bytes, last_event_at = now(), updated_at = now(),
-    state = v.state, reason = v.reason,
-    output = case when v.set_output = 1 then v.output::jsonb else ${runs}.output end,
-    error = case when v.set_error = 1 then v.error::jsonb else ${runs}.error end,
-    finished_at = case when v.set_finished = 1 then now() else ${runs}.finished_at end
+const dialect = new PgDialect();
+
+/** The SET list of a batch's runs update: `run` the updated table's alias, `v` the input rows'. */
+function runsUpdateSet(run: SQL, v: SQL): SQL {
+  return sql`next_seq = ${v}.next_seq, output_bytes = ${v}.output_bytes, last_event_at = now(), updated_at = now(),
+    state = ${v}.state, reason = ${v}.reason,
+    output = case when ${v}.set_output = 1 then ${v}.output::jsonb else ${run}.output end,
+    error = case when ${v}.set_error = 1 then ${v}.error::jsonb else ${run}.error end,
+    finished_at = case when ${v}.set_finished = 1 then now() else ${run}.finished_at end`;
+}
+
+const updateRuns = dialect.sqlToQuery(sql`
+  update ${runs} r set ${runsUpdateSet(sql`r`, sql`v`)}
   from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
     ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
     ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[])
     as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
-  where ${runs}.id = v.id`);
+  where r.id = v.id`);
 
 /**
  * The rows of a batch's multi-row insert, one array per column (same order):
@@ -103,12 +116,101 @@ const updateRuns = new PgDialect().sqlToQuery(sql`
  */
 const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.envelope ->> 'runId', v.seq, v.envelope ->> 'tenant',
     v.envelope ->> 'source', v.envelope ->> 'id', v.envelope ->> 'type', v.time::timestamptz, v.state, v.reason, v.envelope -> 'data', v.envelope, now()
-  from rows from (unnest(${sql.placeholder('seqs')}::integer[]), unnest(${sql.placeholder('times')}::text[]), unnest(${sql.placeholder('states')}::text[]),
-    unnest(${sql.placeholder('reasons')}::text[]), jsonb_array_elements(${sql.placeholder('envelopes')}::jsonb))
+  from rows from (unnest(${sql.placeholder('seqs')}::integer[]), unnest(${sql.placeholder('times')}::text[]), unnest(${sql.placeholder('eventStates')}::text[]),
+    unnest(${sql.placeholder('eventReasons')}::text[]), jsonb_array_elements(${sql.placeholder('envelopes')}::jsonb))
     as v(seq, time, state, reason, envelope)`;
+
+type Outcome = IngestResult & { changed?: boolean };
+interface TouchFlags {
+  setOutput: boolean;
+  setError: boolean;
+  setFinished: boolean;
+  /** The run's row version as read. */
+  version: string;
+}
+type StoreItem = { kind: 'store'; event: NormalisedEvent; values: ReturnType<typeof eventValues>; run: VersionedRun; changed: boolean };
+type Planned = { kind: 'result'; result: IngestResult } | { kind: 'reject'; code: string; path: string; message: string; serviceId: string } | StoreItem;
+interface BatchPlan {
+  items: Planned[];
+  touched: Map<string, TouchFlags>;
+  byId: Map<string, VersionedRun>;
+}
+
+/** Stands for "the writing statement's now()" in a plan made before that statement runs. */
+const STATEMENT_TIME = new Date(0);
+
+/** How long an optimistic batch waits at most for the relay's `dispatched` of its runs (see `dispatched`). */
+const DISPATCH_WAIT_MS = 1_000;
+
+/** Batches of at most this many events are first stored optimistically (storeOptimistic). */
+const OPTIMISTIC_MAX_BATCH = 16;
+
+function uniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
+/**
+ * The optimistic write (storeOptimistic) as one statement of data-modifying
+ * CTEs: update each run whose row version (xmin) is the one read, insert the
+ * events of the runs updated (no ON CONFLICT: an event stored meanwhile fails
+ * the statement, which then writes nothing) and, when the webhook hook can say
+ * it in SQL, enqueue their deliveries. Returns each stored event with its run.
+ */
+function optimisticWrite(hook: StoredEventHook['inStatement']) {
+  const eventColumns = Object.values(getTableColumns(runEvents));
+  return {
+    query: dialect.sqlToQuery(sql`with target as (
+        select * from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('versions')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
+          ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
+          ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[])
+          as t(id, version, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)),
+      u as (update ${runs} r set ${runsUpdateSet(sql`r`, sql`t`)}
+        from target t where r.id = t.id and r.xmin::text = t.version
+        returning r.id, r.xmin::text as version, r.updated_at, r.last_event_at, r.finished_at),
+      ev as (insert into ${runEvents} (${sql.join(
+        eventColumns.map((c) => sql.identifier(c.name)),
+        sql`, `,
+      )}) ${insertEventsSelect} where v.envelope ->> 'runId' in (select id from u)
+        returning id, run_id, seq, tenant, type, received_at)${hook ? sql`, hook as (${hook.insert})` : sql``}
+      select ev.id, ev.run_id, ev.seq, ev.received_at, u.version, u.updated_at, u.last_event_at, u.finished_at,
+        ${hook ? sql`(select count(*) from hook)::int` : sql`0`}
+      from ev join u on u.id = ev.run_id`),
+    // What the plan does not know: the events' ids and times, the runs' new versions and times.
+    fields: [
+      { path: ['id'], field: runEvents.id },
+      { path: ['runId'], field: runEvents.runId },
+      { path: ['seq'], field: runEvents.seq },
+      { path: ['receivedAt'], field: runEvents.receivedAt },
+      { path: ['version'], field: sql<string>`` },
+      { path: ['updatedAt'], field: runs.updatedAt },
+      { path: ['lastEventAt'], field: runs.lastEventAt },
+      { path: ['finishedAt'], field: runs.finishedAt },
+      { path: ['hookRows'], field: sql<number>`` },
+    ] as SelectedFieldsOrdered,
+  };
+}
+
+/** A row of the optimistic write's result: one per stored event. */
+interface OptimisticRow {
+  id: number;
+  runId: string;
+  seq: number;
+  receivedAt: Date;
+  version: string;
+  updatedAt: Date;
+  lastEventAt: Date;
+  finishedAt: Date | null;
+  hookRows: number;
+}
 
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
+  const hookSql = options.onStoredInTx ? options.onStoredInTx.inStatement : undefined;
+  const optimisticStatement = !options.onStoredInTx || hookSql ? optimisticWrite(hookSql) : undefined;
+  const optimisticMaxBatch = options.optimisticMaxBatch ?? OPTIMISTIC_MAX_BATCH;
   let queue: Pending[] = [];
   let scheduled = false;
   const maxBatch = Math.max(1, options.maxBatch ?? EVENT_INGEST_LIMITS.maxBatch);
@@ -130,7 +232,7 @@ export function createEventIngest(options: EventIngestOptions) {
     return size.ok ? size.value : 0;
   }
 
-  async function storeOne(tx: Tx, event: NormalisedEvent): Promise<IngestResult & { changed?: boolean }> {
+  async function storeOne(tx: Tx, event: NormalisedEvent): Promise<Outcome> {
     const [run] = await tx.select().from(runs).where(eq(runs.id, event.runId)).for('update');
     if (!run || run.tenant !== event.tenant) return reject('unknown_run', 'runId', `no run ${event.runId.slice(0, 64)} in tenant ${event.tenant}`, { serviceId: event.serviceId });
     if (run.serviceId !== event.serviceId) {
@@ -203,19 +305,115 @@ export function createEventIngest(options: EventIngestOptions) {
   }
 
   /**
+   * What storeOne would do for each event in turn, worked out in memory from
+   * the batch's runs as read (`byId`, updated in place) and the events already
+   * stored (`existing`, extended in place): sequence numbers, states, output
+   * sizes. Null when an output marker is due (the one-at-a-time path writes it).
+   * `now`: the time the writes will carry (the transaction's), or STATEMENT_TIME
+   * when only the writing statement will know it.
+   */
+  function planBatch(events: NormalisedEvent[], byId: Map<string, VersionedRun>, existing: Set<string>, now: Date): BatchPlan | null {
+    const items: Planned[] = [];
+    const touched = new Map<string, TouchFlags>();
+    for (const event of events) {
+      const current = byId.get(event.runId);
+      if (!current || current.tenant !== event.tenant) {
+        items.push({ kind: 'reject', code: 'unknown_run', path: 'runId', message: `no run ${event.runId.slice(0, 64)} in tenant ${event.tenant}`, serviceId: event.serviceId });
+        continue;
+      }
+      if (current.serviceId !== event.serviceId) {
+        items.push({ kind: 'reject', code: 'service_mismatch', path: 'source', message: `run ${current.id} belongs to service ${current.serviceId}, not ${event.serviceId}`, serviceId: event.serviceId });
+        continue;
+      }
+      let outputBytes = current.outputBytes;
+      if (event.shortType === 'output') {
+        const size = outputSize(event);
+        if (outputBytes > EVENT_INGEST_LIMITS.maxRunOutputBytes) {
+          items.push({ kind: 'result', result: { ok: true, duplicate: false } });
+          continue;
+        }
+        if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return null;
+        outputBytes += size;
+      }
+      const key = `${event.envelope.source}\u0000${event.envelope.id}`;
+      if (existing.has(key)) {
+        items.push({ kind: 'result', result: { ok: true, duplicate: true } });
+        continue;
+      }
+      existing.add(key);
+      const seq = current.nextSeq;
+      const from = current.state as RunState;
+      const to = nextRunState(from, event.shortType);
+      const moved = to !== from;
+      const reason = typeof event.data.reason === 'string' ? event.data.reason.slice(0, 1000) : moved ? `${event.shortType} reported by the Axon` : null;
+      const values = eventValues(current, seq, event.envelope, to, moved ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
+      let flags = touched.get(current.id);
+      if (!flags) touched.set(current.id, (flags = { setOutput: false, setError: false, setFinished: false, version: current.version }));
+      const updated: VersionedRun = { ...current, nextSeq: seq + 1, outputBytes, lastEventAt: now, updatedAt: now };
+      if (moved) {
+        updated.state = to;
+        updated.reason = reason;
+        if (isTerminal(to)) {
+          if (to === 'succeeded') {
+            updated.output = event.data.output ?? null;
+            flags.setOutput = true;
+          } else {
+            updated.error = event.data.error ?? (reason ? { message: reason } : null);
+            flags.setError = true;
+          }
+          updated.finishedAt = now;
+          flags.setFinished = true;
+        }
+      }
+      byId.set(current.id, updated);
+      items.push({ kind: 'store', event, values, run: updated, changed: moved });
+    }
+    return { items, touched, byId };
+  }
+
+  /** The parameters of a plan's runs update (updateRuns, and the optimistic statement's). */
+  function runsUpdateParams(plan: BatchPlan) {
+    const touchedRuns = [...plan.touched].map(([id, flags]) => ({ run: plan.byId.get(id)!, flags }));
+    return {
+      ids: touchedRuns.map((t) => t.run.id),
+      versions: touchedRuns.map((t) => t.flags.version),
+      nextSeqs: touchedRuns.map((t) => t.run.nextSeq),
+      outputBytes: touchedRuns.map((t) => t.run.outputBytes),
+      states: touchedRuns.map((t) => t.run.state),
+      reasons: touchedRuns.map((t) => t.run.reason),
+      setOutputs: touchedRuns.map((t) => (t.flags.setOutput ? 1 : 0)),
+      outputs: touchedRuns.map((t) => jsonParameter(t.run.output)),
+      setErrors: touchedRuns.map((t) => (t.flags.setError ? 1 : 0)),
+      errors: touchedRuns.map((t) => jsonParameter(t.run.error)),
+      setFinished: touchedRuns.map((t) => (t.flags.setFinished ? 1 : 0)),
+    };
+  }
+
+  /** The parameters of a plan's event insert (insertEventsSelect). */
+  function eventInsertParams(toStore: StoreItem[]) {
+    return {
+      seqs: toStore.map((p) => p.values.seq),
+      times: toStore.map((p) => p.values.time.toISOString()),
+      eventStates: toStore.map((p) => p.values.state),
+      eventReasons: toStore.map((p) => p.values.reason),
+      envelopes: envelopesJsonArray(toStore.map((p) => p.values.envelope)),
+    };
+  }
+
+  /**
    * The same as storeOne for each event in turn, in a few statements for the
-   * whole batch: the batch's runs are locked at once (in id order), sequence
-   * numbers, states and output sizes are worked out in memory, the events are
-   * inserted in one multi-row insert and the runs updated in one statement.
-   * Takes the one-at-a-time path (storeOne), in the same transaction and
-   * under the same locks, when an output marker is due, or when an event
-   * turned out to be a duplicate only at insert time (another transaction
-   * stored it meanwhile: the batch's writes are rolled back to a savepoint).
+   * whole batch: the batch's runs are locked at once (in id order), the plan
+   * is worked out in memory (planBatch), the events are inserted in one
+   * multi-row insert and the runs updated in one statement. Takes the
+   * one-at-a-time path (storeOne), in the same transaction and under the same
+   * locks, when an output marker is due, or when an event turned out to be a
+   * duplicate only at insert time (another transaction stored it meanwhile:
+   * the batch's writes are rolled back to a savepoint).
    * `onLocked`: the batch's runs are locked (the next batch may start).
    */
-  async function storeBatch(tx: Tx, events: NormalisedEvent[], onLocked: () => void): Promise<Array<IngestResult & { changed?: boolean }>> {
+  async function storeBatch(tx: Tx, events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
     const storeEach = async () => {
-      const out: Array<IngestResult & { changed?: boolean }> = [];
+      const out: Outcome[] = [];
       for (const event of events) out.push(await storeOne(tx, event));
       return out;
     };
@@ -226,7 +424,7 @@ export function createEventIngest(options: EventIngestOptions) {
     // trip for the two instead of two each.
     const [locked, found] = await Promise.all([
       tx
-        .select({ ...getTableColumns(runs), txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
+        .select({ ...getTableColumns(runs), version: sql<string>`xmin::text`, txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
         .from(runs)
         .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
         .orderBy(asc(runs.id))
@@ -241,108 +439,33 @@ export function createEventIngest(options: EventIngestOptions) {
         .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) }),
     ]);
     onLocked();
-    const byId = new Map<string, RunRow>();
-    let now: Date | undefined;
+    const byId = new Map<string, VersionedRun>();
+    let now = new Date();
     for (const { txNow, ...row } of locked) {
       byId.set(row.id, row);
       now = txNow;
     }
-    const existing = new Set(found.map((r) => `${r.source}\u0000${r.eventId}`));
+    const plan = planBatch(events, byId, new Set(found.map((r) => `${r.source}\u0000${r.eventId}`)), now);
+    if (!plan) return storeEach();
 
-    type Planned = { kind: 'result'; result: IngestResult } | { kind: 'reject'; code: string; path: string; message: string; serviceId: string } | { kind: 'store'; values: ReturnType<typeof eventValues>; run: RunRow; changed: boolean };
-    const plan: Planned[] = [];
-    const touched = new Map<string, { setOutput: boolean; setError: boolean; setFinished: boolean }>();
-    for (const event of events) {
-      const current = byId.get(event.runId);
-      if (!current || current.tenant !== event.tenant) {
-        plan.push({ kind: 'reject', code: 'unknown_run', path: 'runId', message: `no run ${event.runId.slice(0, 64)} in tenant ${event.tenant}`, serviceId: event.serviceId });
-        continue;
-      }
-      if (current.serviceId !== event.serviceId) {
-        plan.push({ kind: 'reject', code: 'service_mismatch', path: 'source', message: `run ${current.id} belongs to service ${current.serviceId}, not ${event.serviceId}`, serviceId: event.serviceId });
-        continue;
-      }
-      let outputBytes = current.outputBytes;
-      if (event.shortType === 'output') {
-        const size = outputSize(event);
-        if (outputBytes > EVENT_INGEST_LIMITS.maxRunOutputBytes) {
-          plan.push({ kind: 'result', result: { ok: true, duplicate: false } });
-          continue;
-        }
-        if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return storeEach();
-        outputBytes += size;
-      }
-      const key = `${event.envelope.source}\u0000${event.envelope.id}`;
-      if (existing.has(key)) {
-        plan.push({ kind: 'result', result: { ok: true, duplicate: true } });
-        continue;
-      }
-      existing.add(key);
-      const seq = current.nextSeq;
-      const from = current.state as RunState;
-      const to = nextRunState(from, event.shortType);
-      const moved = to !== from;
-      const reason = typeof event.data.reason === 'string' ? event.data.reason.slice(0, 1000) : moved ? `${event.shortType} reported by the Axon` : null;
-      const values = eventValues(current, seq, event.envelope, to, moved ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
-      const flags = touched.get(current.id) ?? { setOutput: false, setError: false, setFinished: false };
-      touched.set(current.id, flags);
-      const updated: RunRow = { ...current, nextSeq: seq + 1, outputBytes, lastEventAt: now!, updatedAt: now! };
-      if (moved) {
-        updated.state = to;
-        updated.reason = reason;
-        if (isTerminal(to)) {
-          if (to === 'succeeded') {
-            updated.output = event.data.output ?? null;
-            flags.setOutput = true;
-          } else {
-            updated.error = event.data.error ?? (reason ? { message: reason } : null);
-            flags.setError = true;
-          }
-          updated.finishedAt = now!;
-          flags.setFinished = true;
-        }
-      }
-      byId.set(current.id, updated);
-      plan.push({ kind: 'store', values, run: updated, changed: moved });
-    }
-
-    const toStore = plan.filter((p): p is Extract<Planned, { kind: 'store' }> => p.kind === 'store');
+    const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
     const stored = new Map<Planned, RunEventRow>();
     if (toStore.length > 0) {
-      const touchedRuns = [...touched].map(([id, flags]) => ({ run: byId.get(id)!, flags }));
       // The runs' update has one shape (arrays) and is prepared; it goes out
       // ahead of the insert, in the same round trip, after a savepoint. Should
       // the insert find an event stored meanwhile, both are rolled back to the
       // savepoint (the runs stay locked) and the events stored one at a time.
+      const { versions: _versions, ...runParams } = runsUpdateParams(plan);
       const [, , rows] = await Promise.all([
         tx.execute(sql`savepoint ingest_batch`),
-        tx._.session
-          .prepareQuery(updateRuns, undefined, 'ingest_update_runs', false)
-          .execute({
-            ids: touchedRuns.map((t) => t.run.id),
-            nextSeqs: touchedRuns.map((t) => t.run.nextSeq),
-            outputBytes: touchedRuns.map((t) => t.run.outputBytes),
-            states: touchedRuns.map((t) => t.run.state),
-            reasons: touchedRuns.map((t) => t.run.reason),
-            setOutputs: touchedRuns.map((t) => (t.flags.setOutput ? 1 : 0)),
-            outputs: touchedRuns.map((t) => jsonParameter(t.run.output)),
-            setErrors: touchedRuns.map((t) => (t.flags.setError ? 1 : 0)),
-            errors: touchedRuns.map((t) => jsonParameter(t.run.error)),
-            setFinished: touchedRuns.map((t) => (t.flags.setFinished ? 1 : 0)),
-          }),
+        tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
         tx
           .insert(runEvents)
           .select(insertEventsSelect)
           .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
           .returning({ id: runEvents.id })
           .prepare('ingest_insert_events')
-          .execute({
-            seqs: toStore.map((p) => p.values.seq),
-            times: toStore.map((p) => p.values.time.toISOString()),
-            states: toStore.map((p) => p.values.state),
-            reasons: toStore.map((p) => p.values.reason),
-            envelopes: envelopesJsonArray(toStore.map((p) => p.values.envelope)),
-          }),
+          .execute(eventInsertParams(toStore)),
       ]);
       if (rows.length !== toStore.length) {
         await tx.execute(sql`rollback to savepoint ingest_batch`);
@@ -353,23 +476,112 @@ export function createEventIngest(options: EventIngestOptions) {
       // ascending order are toStore's; received_at is now(), the
       // transaction's time, read with the locks.
       const ids = rows.map((r) => r.id).sort((a, b) => a - b);
-      toStore.forEach((p, i) => stored.set(p, { ...p.values, id: ids[i]!, receivedAt: now! }));
+      toStore.forEach((p, i) => stored.set(p, { ...p.values, id: ids[i]!, receivedAt: now }));
     }
 
-    const results: Array<IngestResult & { changed?: boolean }> = [];
-    for (const item of plan) {
+    const results: Outcome[] = [];
+    for (const item of plan.items) {
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
         const row = stored.get(item)!;
-        await options.onStoredInTx?.(tx, row, item.run);
-        results.push({ ok: true, duplicate: false, event: row, run: item.run, changed: item.changed });
+        const { version: _version, ...run } = item.run;
+        await options.onStoredInTx?.(tx, row, run);
+        results.push({ ok: true, duplicate: false, event: row, run, changed: item.changed });
       }
     }
     return results;
   }
 
-  async function storeInTransaction(events: NormalisedEvent[], onLocked: () => void): Promise<Array<IngestResult & { changed?: boolean }>> {
+  /**
+   * The batch without a transaction, when it is small: its runs are read
+   * (unlocked, with their row versions), the plan is worked out in memory, and
+   * one statement updates each run whose version is unchanged, inserts the
+   * events of those runs and enqueues their webhook deliveries: one round trip
+   * to read and one to write, no BEGIN, no COMMIT, no lock held between them.
+   * The events of a run that changed meanwhile are stored by the transaction
+   * path; so is the whole batch when an event was stored meanwhile (the insert
+   * fails on the unique key, the statement writes nothing), when an output
+   * marker is due, or when the webhook hook cannot store an event's deliveries
+   * in SQL. Null: nothing of the batch was stored here.
+   */
+  async function storeOptimistic(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[] | null> {
+    if (!optimisticStatement) return null;
+    const ids = [...new Set(events.map((e) => e.runId))];
+    const byId = new Map<string, VersionedRun>();
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const known = options.runVersions?.get(id);
+      if (known) byId.set(id, known);
+      else unknown.push(id);
+    }
+    if (unknown.length > 0) {
+      const read = await db
+        .select({ ...getTableColumns(runs), version: sql<string>`xmin::text` })
+        .from(runs)
+        .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
+        .prepare('ingest_read_runs')
+        .execute({ ids: unknown });
+      for (const row of read) byId.set(row.id, row);
+    }
+    const plan = planBatch(events, byId, new Set(), STATEMENT_TIME);
+    if (!plan) return null;
+    const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
+    if (hookSql && toStore.some((p) => !hookSql.covers(p.run, p.values))) return null;
+    let written: OptimisticRow[] = [];
+    if (toStore.length > 0) {
+      try {
+        written = await db._.session
+          .prepareQuery<{ execute: OptimisticRow[]; all: unknown; values: unknown }>(optimisticStatement.query, optimisticStatement.fields, 'ingest_store_optimistic', true)
+          .execute({ ...runsUpdateParams(plan), ...eventInsertParams(toStore) });
+      } catch (error) {
+        if (uniqueViolation(error)) return null;
+        throw error;
+      }
+    }
+    const hookRows = written.reduce((n, r) => n + r.hookRows, 0);
+    if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
+    // Keyed by run and sequence number, which the plan gave each event.
+    const byRunSeq = new Map(written.map((w) => [`${w.runId}\u0000${w.seq}`, w]));
+    const results: Array<Outcome | undefined> = [];
+    const stale: number[] = [];
+    plan.items.forEach((item, i) => {
+      if (item.kind === 'result') results.push(item.result);
+      else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
+      else {
+        const done = byRunSeq.get(`${item.values.runId}\u0000${item.values.seq}`);
+        if (!done) {
+          // Its run changed after it was read: the transaction path stores it.
+          results.push(undefined);
+          stale.push(i);
+          return;
+        }
+        // The run as it stood after this event: the plan's (the version written
+        // over was the one planned from), with the statement's times.
+        const { version: _version, ...planned } = item.run;
+        const run: RunRow = {
+          ...planned,
+          lastEventAt: done.lastEventAt,
+          updatedAt: done.updatedAt,
+          finishedAt: planned.finishedAt === STATEMENT_TIME ? done.finishedAt : planned.finishedAt,
+        };
+        if (plan.byId.get(run.id) === item.run) options.runVersions?.remember({ ...run, version: done.version });
+        results.push({ ok: true, duplicate: false, event: { ...item.values, id: done.id, receivedAt: done.receivedAt }, run, changed: item.changed });
+      }
+    });
+    if (stale.length > 0) {
+      const retried = await storeInTransaction(
+        stale.map((i) => events[i]!),
+        onLocked,
+      );
+      stale.forEach((i, k) => (results[i] = retried[k]));
+    }
+    return results as Outcome[];
+  }
+
+  async function storeInTransaction(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
+    // Written here, a run's version is not known: its next event reads it.
+    if (options.runVersions) for (const event of events) options.runVersions.forget(event.runId);
     try {
       return await db.transaction((tx) => storeBatch(tx, events, onLocked));
     } finally {
@@ -377,7 +589,48 @@ export function createEventIngest(options: EventIngestOptions) {
     }
   }
 
-  function settle(batch: Pending[], results: Array<IngestResult & { changed?: boolean }>): void {
+  /**
+   * Waits (at most DISPATCH_WAIT_MS) while the relay of this process still
+   * records the `dispatched` event of a run the batch writes to: an Axon that
+   * answers before that would otherwise find the run changed under its write.
+   */
+  async function dispatched(events: NormalisedEvent[]): Promise<void> {
+    if (!options.dispatching) return;
+    let waits: Array<Promise<void>> | undefined;
+    for (const event of events) {
+      const wait = options.dispatching(event.runId);
+      if (wait) (waits ??= []).push(wait);
+    }
+    if (!waits) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((resolve) => (timer = setTimeout(resolve, DISPATCH_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * A small batch optimistically (one statement, no transaction), the rest in
+   * a transaction. The next batch starts once this one's runs are locked, or
+   * once its optimistic statement is done, so events of one run are numbered in
+   * the order they arrived.
+   */
+  async function store(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
+    if (events.length <= optimisticMaxBatch) {
+      try {
+        await dispatched(events);
+        const done = await storeOptimistic(events, onLocked);
+        if (done) {
+          onLocked();
+          return done;
+        }
+      } catch (error) {
+        onLocked();
+        throw error;
+      }
+    }
+    return storeInTransaction(events, onLocked);
+  }
+
+  function settle(batch: Pending[], results: Outcome[]): void {
     batch.forEach((item, i) => {
       const result = results[i]!;
       if (result.ok && result.run) {
@@ -414,7 +667,7 @@ export function createEventIngest(options: EventIngestOptions) {
         locking = false;
         pump();
       };
-      const outcome = storeInTransaction(
+      const outcome = store(
         batch.map((item) => item.event),
         onLocked,
       ).then(

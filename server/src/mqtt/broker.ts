@@ -3,9 +3,11 @@
 // created with no-delay: with Nagle on, every QoS 1 round trip costs ~44 ms.
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
 import type { Logger } from '../observability/logger.js';
 import type { BrokerSecurity } from './acl.js';
+import { inProcessPair } from './in-process.js';
 
 /**
  * Where a refused publish goes: nobody subscribes to it (clients may not), so the
@@ -41,6 +43,12 @@ export interface EmbeddedBroker {
   hasSubscriberOtherThan(topic: string, clientId: string): Promise<boolean>;
   /** The clients connected now. */
   clients(): Client[];
+  /**
+   * A connection to the broker within this process (the gateway's own client):
+   * one end of an in-memory stream pair whose other end the broker serves. Ends
+   * at once while the broker is stopped, and with it.
+   */
+  connectInProcess(): Duplex;
   /** Stops accepting and drops every client; sessions are kept for `start()`. */
   stop(): Promise<void>;
   /** Starts again on the same port, with the same sessions. */
@@ -101,7 +109,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   let aedes = await create();
   let server: Server | undefined;
   let port = options.port;
-  const sockets = new Set<Socket>();
+  const sockets = new Set<Socket | Duplex>();
 
   async function listen(): Promise<void> {
     const current = aedes;
@@ -171,6 +179,17 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     hasSubscriberOtherThan: (topic, clientId) => subscribed(topic, clientId),
     clients() {
       return Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+    },
+    connectInProcess() {
+      const [client, served] = inProcessPair();
+      if (!server) {
+        process.nextTick(() => client.destroy());
+        return client;
+      }
+      sockets.add(served);
+      served.once('close', () => sockets.delete(served));
+      aedes.handle(served as unknown as Socket);
+      return client;
     },
     stop,
     async start() {

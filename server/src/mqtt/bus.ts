@@ -2,7 +2,8 @@
 // client id) that reconnects with backoff and resubscribes. Incoming QoS 1
 // messages are acknowledged only after their handler resolves, so a crash
 // between receive and commit loses nothing: the broker redelivers.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Duplex } from 'node:stream';
+import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from '../observability/logger.js';
 
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
@@ -19,6 +20,11 @@ export interface MqttBusOptions {
   /** Reconnect backoff: first delay and cap, in ms. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /**
+   * The embedded broker's in-process connection (broker.ts): used instead of
+   * `url`, on every (re)connect. `url` still names the broker in logs.
+   */
+  connectInProcess?: () => Duplex;
 }
 
 export interface MqttBus {
@@ -69,7 +75,9 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
   };
-  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+  const client: MqttClient = options.connectInProcess
+    ? new MqttClient(options.connectInProcess as unknown as ConstructorParameters<typeof MqttClient>[0], { ...clientOptions, protocol: 'mqtt' })
+    : mqtt.connect(options.url, clientOptions);
 
   // Acknowledge after processing, without processing one message at a time:
   // mqtt.js sends a PUBACK as soon as handleMessage calls back, and reads the

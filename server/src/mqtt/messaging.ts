@@ -93,6 +93,8 @@ export async function startMessaging(config: GatewayConfig, logger: Logger, hook
       logger,
       username: credentials.username,
       password: credentials.password,
+      // The gateway's own client reaches its embedded broker without a socket.
+      ...(broker ? { connectInProcess: broker.connectInProcess } : {}),
     });
   } catch (error) {
     clearInterval(sweeper);

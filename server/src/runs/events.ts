@@ -22,15 +22,16 @@ export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Prom
    */
   prefetch?: (tx: Tx, tenant: string) => void;
   /**
-   * Optional: what the hook does for stored events that are never outcomes (a
-   * run's `requested` and `dispatched`), as one `INSERT … RETURNING 1` to run
-   * inside a single statement that stored them: it reads the stored events from
-   * the CTE `ev` (run_events rows: `id`, `seq`, `type`, `tenant`, `run_id`) and
-   * their short type from the placeholder `eventShortType`. Without it, such
-   * writes take a transaction and call the hook per event.
+   * Optional: what the hook does, as one `INSERT … RETURNING 1` to run inside
+   * a single statement that stored events: it reads the stored events from the
+   * CTE `ev` (run_events rows: `id`, `seq`, `type`, `tenant`, `run_id`). It
+   * covers an event when `covers(run, event)` says so (a run's `requested` and
+   * `dispatched` always); writes with an event it does not cover take a
+   * transaction and call the hook per event.
    */
-  nonOutcomeEvents?: {
+  inStatement?: {
     insert: SQL;
+    covers(run: RunRow, event: Pick<RunEventRow, 'type' | 'state'>): boolean;
     /** After the commit: how many rows the insert wrote. */
     inserted(count: number): void;
   };

@@ -17,6 +17,7 @@ import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
 import { buildGatewayEvent, type EventEnvelope } from '../protocol/index.js';
+import type { RunVersions } from './versions.js';
 import { appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook } from './events.js';
 
 export interface RelayOptions {
@@ -37,6 +38,8 @@ export interface RelayOptions {
   onRunChanged?: (run: RunRow) => void;
   onEvent?: (event: RunEventRow, run: RunRow) => void;
   onStoredInTx?: StoredEventHook;
+  /** Where runs marked dispatched in one statement are remembered with their row version. */
+  runVersions?: RunVersions;
 }
 
 export type Relay = ReturnType<typeof createRelay>;
@@ -155,7 +158,7 @@ export function createRelay(options: RelayOptions) {
   // own, one round trip and no BEGIN/COMMIT, so an Axon's quick answer waits
   // for the run's lock as briefly as possible. The rows are appendRunEvent's
   // (`dispatched` moves only `requested`, run-state.ts), the fallback below.
-  const hookSql = options.onStoredInTx ? options.onStoredInTx.nonOutcomeEvents : undefined;
+  const hookSql = options.onStoredInTx ? options.onStoredInTx.inStatement : undefined;
   const runColumnNames = Object.values(getTableColumns(runs)).map((c) => c.name);
   const eventColumnNames = Object.values(getTableColumns(runEvents)).map((c) => c.name);
   const markSentStatement =
@@ -172,18 +175,19 @@ export function createRelay(options: RelayOptions) {
                 reason = case when l.state = 'requested' then ${sql.placeholder('reason')}::text else r.reason end,
                 dispatched_at = case when l.state = 'requested' then now() else r.dispatched_at end
               from locked l where r.id = l.id
-              returning r.*, l.next_seq as event_seq, l.state = 'requested' as moved),
+              returning r.*, l.next_seq as event_seq, l.state = 'requested' as moved, r.xmin::text as version),
             ev as (insert into ${runEvents} (run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)
               select upd.id, upd.event_seq, upd.tenant, i.source, i.event_id, i.type, i.time::timestamptz, upd.state, ${sql.placeholder('reason')}::text, i.data::jsonb, i.envelope::jsonb
               from upd join input i on i.run_id = upd.id
               returning *)${hookSql ? sql`, hook as (${hookSql.insert})` : sql``}
-            select ${sql.join(runColumnNames.map((c) => sql`upd.${sql.identifier(c)}`), sql`, `)}, upd.moved,
+            select ${sql.join(runColumnNames.map((c) => sql`upd.${sql.identifier(c)}`), sql`, `)}, upd.moved, upd.version,
               ${sql.join(eventColumnNames.map((c) => sql`ev.${sql.identifier(c)}`), sql`, `)},
               ${hookSql ? sql`(select count(*) from hook)::int` : sql`0`}
             from upd join ev on ev.run_id = upd.id`),
           fields: [
             ...Object.entries(getTableColumns(runs)).map(([key, field]) => ({ path: ['run', key], field })),
             { path: ['moved'], field: sql<boolean>`` },
+            { path: ['version'], field: sql<string>`` },
             ...Object.entries(getTableColumns(runEvents)).map(([key, field]) => ({ path: ['event', key], field })),
             { path: ['hookRows'], field: sql<number>`` },
           ] as SelectedFieldsOrdered,
@@ -197,7 +201,7 @@ export function createRelay(options: RelayOptions) {
     if (markSentStatement && new Set(dispatched.map((d) => d.runId)).size === dispatched.length) {
       const time = (t: string | number) => new Date(t).toISOString();
       const result = await db._.session
-        .prepareQuery<{ execute: Array<Changed & { hookRows: number }>; all: unknown; values: unknown }>(
+        .prepareQuery<{ execute: Array<Changed & { hookRows: number; version: string }>; all: unknown; values: unknown }>(
           markSentStatement.query,
           markSentStatement.fields,
           'relay_mark_sent_one',
@@ -213,12 +217,12 @@ export function createRelay(options: RelayOptions) {
           datas: dispatched.map((d) => (d.envelope.data === undefined || d.envelope.data === null ? null : JSON.stringify(d.envelope.data))),
           envelopes: dispatched.map((d) => JSON.stringify(d.envelope)),
           reason: DISPATCHED_REASON,
-          eventShortType: 'dispatched',
         });
       // Rows with no dispatched event (cancels) are marked sent by the same statement (a
       // data-modifying CTE always runs to completion); they return no row.
       const hookRows = result.reduce((n, r) => n + r.hookRows, 0);
       if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
+      for (const { run, version } of result) options.runVersions?.remember({ ...run, version });
       return result.map(({ run, event, moved }) => ({ run, event, moved }));
     }
     // A batch naming a run twice (its events' sequence numbers follow each other),
@@ -230,6 +234,7 @@ export function createRelay(options: RelayOptions) {
         .set({ sentAt: sql`now()`, claimedUntil: null })
         .where(inArray(outbox.id, rows.map((r) => r.id)));
       for (const item of dispatched) {
+        options.runVersions?.forget(item.runId);
         const result = await appendRunEvent(tx, item.runId, { shortType: 'dispatched', envelope: item.envelope, reason: DISPATCHED_REASON });
         if (!result) continue;
         await options.onStoredInTx?.(tx, result.event, result.run);
@@ -241,6 +246,16 @@ export function createRelay(options: RelayOptions) {
 
   /** Rows handed over by triggers after their commit, leased to this relay. */
   let handedOver: OutboxCommand[] = [];
+  /** Runs whose handed-over command is not yet published and marked sent (see `dispatching`). */
+  const dispatchWaits = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  function settleDispatch(commands: readonly OutboxCommand[]): void {
+    for (const { runId } of commands) {
+      const wait = runId === null ? undefined : dispatchWaits.get(runId);
+      if (!wait) continue;
+      dispatchWaits.delete(runId!);
+      wait.resolve();
+    }
+  }
   let wakeScheduled = false;
   /** A claim pass is wanted (a timer, a reconnect, a row written unleased). */
   let claimWanted = true;
@@ -252,6 +267,17 @@ export function createRelay(options: RelayOptions) {
 
   async function drainOnce(): Promise<number> {
     const direct = handedOver.splice(0, batchSize);
+    let rows = direct;
+    try {
+      return await drainRows(direct, (passRows) => (rows = passRows));
+    } finally {
+      // Whatever happened to them (published and marked, released, failed), nobody waits on these runs any more.
+      settleDispatch(direct);
+      settleDispatch(rows);
+    }
+  }
+
+  async function drainRows(direct: OutboxCommand[], onRows: (rows: OutboxCommand[]) => void): Promise<number> {
     if (options.paused || !bus.isConnected()) {
       // Handed-over rows go back to the claimable pool, for whichever relay can publish first.
       await release(direct.map((r) => r.id));
@@ -270,6 +296,7 @@ export function createRelay(options: RelayOptions) {
       const ids = new Set(claimed.map((r) => r.id));
       if (ids.size > 0) handedOver = handedOver.filter((r) => !ids.has(r.id));
       rows = [...direct.filter((r) => !ids.has(r.id)), ...claimed];
+      onRows(rows);
     }
     if (rows.length === 0) return 0;
     const ready: OutboxCommand[] = [];
@@ -303,6 +330,8 @@ export function createRelay(options: RelayOptions) {
     }
     options.onPublished?.(ready.length);
     const changed = await markSent(ready);
+    // An Axon's answer waiting on these runs goes to the database first, then the deliveries run.
+    settleDispatch(ready);
     for (const { run, event, moved } of changed) {
       options.onEvent?.(event, run);
       if (moved) options.onRunChanged?.(run);
@@ -349,6 +378,15 @@ export function createRelay(options: RelayOptions) {
   return {
     kick,
     drainOnce,
+    /**
+     * While a command handed over to this relay is not yet published and
+     * recorded as dispatched: settles once it is (or once the relay gave the
+     * row up). An Axon's answer that arrives first waits for it, so the run's
+     * events are stored in the order they happened, without a write conflict.
+     */
+    dispatching(runId: string): Promise<void> | undefined {
+      return dispatchWaits.get(runId)?.promise;
+    },
     /** Whether a trigger may write its row leased to this relay and hand it over (null: write it unleased). */
     lease(): { owner: string; seconds: number } | null {
       return !leasing || options.paused || stopped || !bus.isConnected() ? null : { owner: options.owner, seconds: Math.ceil(leaseMs / 1000) };
@@ -360,6 +398,11 @@ export function createRelay(options: RelayOptions) {
         return;
       }
       handedOver.push(command);
+      if (command.runId !== null && !dispatchWaits.has(command.runId)) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        dispatchWaits.set(command.runId, { promise, resolve });
+      }
       // After the current turn: the trigger's response is written first, and
       // the commands of one turn go out together.
       if (wakeScheduled) return;
@@ -380,7 +423,11 @@ export function createRelay(options: RelayOptions) {
       await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
       // Rows handed over but not published go back to any relay now, not when their lease ends.
-      await release(handedOver.splice(0).map((r) => r.id)).catch(() => {});
+      const unpublished = handedOver.splice(0);
+      settleDispatch(unpublished);
+      await release(unpublished.map((r) => r.id)).catch(() => {});
+      for (const wait of dispatchWaits.values()) wait.resolve();
+      dispatchWaits.clear();
     },
   };
 }

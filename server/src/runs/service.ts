@@ -18,6 +18,7 @@ import {
 import type { Catalogue } from '../services/catalogue.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from './events.js';
 import type { OutboxCommand } from './relay.js';
+import type { RunVersions } from './versions.js';
 import { requestHash, type TriggerRequest } from './trigger-input.js';
 
 export type { RunRow };
@@ -47,6 +48,8 @@ export interface RunServiceOptions {
   onRunChanged?: (run: RunRow) => void;
   /** Inside the trigger's transaction, for its first event. */
   onStoredInTx?: StoredEventHook;
+  /** Where runs written in one statement are remembered with their row version. */
+  runVersions?: RunVersions;
 }
 
 export interface TriggerMeta {
@@ -87,9 +90,7 @@ export function createRunService(options: RunServiceOptions) {
   const p = (name: string) => sql`${sql.placeholder(name)}`;
   const allColumns = (table: typeof runs | typeof runEvents) =>
     Object.entries(getTableColumns(table)).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered;
-  const runInsert = db
-    .insert(runs)
-    .values({
+  const runInsertValues = {
       id: p('id'),
       tenant: p('tenant'),
       serviceId: p('serviceId'),
@@ -108,8 +109,13 @@ export function createRunService(options: RunServiceOptions) {
       statusTtlS: p('statusTtlS'),
       deadline: p('deadline'),
       nextSeq: p('nextSeq'),
-    })
-    .returning();
+    };
+  const runInsert = db.insert(runs).values(runInsertValues).returning();
+  // The single statement's insert also returns the row's version (runs/versions.ts).
+  const runInsertVersioned = db
+    .insert(runs)
+    .values(runInsertValues)
+    .returning({ ...getTableColumns(runs), version: sql<string>`xmin::text`.as('version') });
   const insertRun = { query: runInsert.toSQL(), fields: allColumns(runs) };
   const eventInsert = db
     .insert(runEvents)
@@ -151,20 +157,21 @@ export function createRunService(options: RunServiceOptions) {
   // on its own (an implicit transaction; foreign keys are checked at its end),
   // so no BEGIN and COMMIT round trips, one socket write and one round trip.
   // The rows written and returned are the transaction path's.
-  const firstEventHook = options.onStoredInTx?.nonOutcomeEvents;
+  const firstEventHook = options.onStoredInTx?.inStatement;
   const columnsOf = (table: typeof runs | typeof runEvents, alias: string, path: string) =>
     Object.entries(getTableColumns(table)).map(([key, field]) => ({ sql: sql`${sql.identifier(alias)}.${sql.identifier(field.name)}`, field: { path: [path, key], field } }));
   const runColumns = columnsOf(runs, 'run', 'run');
   const eventColumns = columnsOf(runEvents, 'ev', 'event');
   const oneStatement = {
-    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
+    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsertVersioned.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
       firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
-    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id from run, ev, ob`),
+    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id, run.version from run, ev, ob`),
     fields: [
       ...runColumns.map((c) => c.field),
       ...eventColumns.map((c) => c.field),
       { path: ['hookRows'], field: sql<number>`` },
       { path: ['outboxId'], field: outbox.id },
+      { path: ['version'], field: sql<string>`` },
     ] as SelectedFieldsOrdered,
   };
   function execute<T>(tx: Tx, statement: { query: Query; fields?: SelectedFieldsOrdered }, name: string, values: Record<string, unknown>): Promise<T> {
@@ -289,14 +296,15 @@ export function createRunService(options: RunServiceOptions) {
     };
     if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
       const [row] = await db._.session
-        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number; outboxId: number }>; all: unknown; values: unknown }>(
+        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number; outboxId: number; version: string }>; all: unknown; values: unknown }>(
           oneStatement.query,
           oneStatement.fields,
           'runs_trigger_one',
           true,
         )
-        .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues, eventShortType: 'requested' });
+        .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues });
       firstEventHook?.inserted(row!.hookRows);
+      options.runVersions?.remember({ ...row!.run, version: row!.version });
       committed(row!.outboxId);
       options.onRunChanged?.(row!.run);
       return ok({ run: row!.run, replayed: false });
@@ -397,6 +405,7 @@ export function createRunService(options: RunServiceOptions) {
       return { ok: true, value: updated!, sent: true };
     });
     if (outcome.ok && outcome.sent) {
+      options.runVersions?.forget(outcome.value.id);
       options.onOutbox();
       options.onRunChanged?.(outcome.value);
     }

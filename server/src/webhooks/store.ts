@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../db/schema.js';
 import { fail, notFound, ok, type Result } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { shortEventType } from '../protocol/index.js';
+import { EVENT_SHORT_TYPES, EVENT_TYPE_PREFIX, shortEventType } from '../protocol/index.js';
 import type { StoredEventHook } from '../runs/events.js';
 import { generateSecret } from './signature.js';
 import { isStepflowOutcome, stepflowEnvelope } from './stepflow.js';
@@ -135,20 +135,24 @@ export function createWebhookStore(options: WebhookStoreOptions) {
   onStoredInTx.prefetch = (tx, tenant) => {
     void tenantEndpoints(tx, tenant);
   };
-  // The same deliveries for events that are never outcomes (a run's `requested`
-  // and `dispatched`), as SQL for single-statement writes: one row per stored
-  // event and endpoint of its tenant taking the event's type (or `*`), locked
-  // like the look-up above; the delivery id is a UUIDv7 made by Postgres (48-bit
-  // Unix milliseconds, version 7, random bits, RFC 4122 variant). Nothing of
-  // these goes to Stepflow, which takes outcomes only.
-  onStoredInTx.nonOutcomeEvents = {
+  // The same deliveries as SQL, for single-statement writes: one row per stored
+  // event of a known type and endpoint of its tenant taking the event's short
+  // type (or `*`), locked like the look-up above; the delivery id is a UUIDv7
+  // made by Postgres (48-bit Unix milliseconds, version 7, random bits, RFC 4122
+  // variant). It covers every event except a Stepflow outcome, whose envelope is
+  // built here (the transaction path).
+  onStoredInTx.inStatement = {
     insert: sql`insert into ${webhookDeliveries} (${sql.identifier(webhookDeliveries.id.name)}, ${sql.identifier(webhookDeliveries.tenant.name)}, ${sql.identifier(webhookDeliveries.destination.name)}, ${sql.identifier(webhookDeliveries.webhookId.name)}, ${sql.identifier(webhookDeliveries.runId.name)}, ${sql.identifier(webhookDeliveries.runEventId.name)}, ${sql.identifier(webhookDeliveries.eventSeq.name)}, ${sql.identifier(webhookDeliveries.eventType.name)})
       select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid::text,
         ev.tenant, 'webhook', e.id, ev.run_id, ev.id, ev.seq, ev.type
       from ${webhookEndpoints} e join ev on e.tenant = ev.tenant
-      where e.event_types @> jsonb_build_array(${sql.placeholder('eventShortType')}::text) or e.event_types @> '["*"]'::jsonb
+      where ev.type in (${sql.join(
+        EVENT_SHORT_TYPES.map((short) => sql`${EVENT_TYPE_PREFIX + short}`),
+        sql`, `,
+      )}) and (e.event_types @> jsonb_build_array(substr(ev.type, ${EVENT_TYPE_PREFIX.length + 1}::int)) or e.event_types @> '["*"]'::jsonb)
       for key share of e
       returning 1`,
+    covers: (run, event) => !options.stepflowUrl || !isStepflowOutcome(run, event),
     inserted(count) {
       if (count > 0) enqueued = true;
     },
