@@ -16,6 +16,16 @@ export function envelopeJson(envelope: object): string {
   return text;
 }
 
+/**
+ * Records `text` as this envelope's JSON: the payload it was validated from,
+ * when that holds exactly its members and values (NormalisedEvent.envelopeText).
+ * Member order and number spelling may differ from JSON.stringify's, which
+ * neither the database (jsonb) nor a JSON reader sees.
+ */
+export function rememberEnvelopeJson(envelope: object, text: string): void {
+  memo.set(envelope, text);
+}
+
 /** The text `envelopeJson` made for this envelope, if it made one. */
 export function knownEnvelopeJson(envelope: object): string | undefined {
   return memo.get(envelope);

@@ -25,7 +25,7 @@ import {
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
 import type { RunVersions, VersionedRun } from '../runs/versions.js';
-import { envelopeJson, envelopesJsonArray } from './envelope-json.js';
+import { envelopeJson, envelopesJsonArray, rememberEnvelopeJson } from './envelope-json.js';
 
 export const EVENT_INGEST_LIMITS = {
   /** A run's stored output; beyond it output events are dropped after one marker event. */
@@ -692,7 +692,8 @@ export function createEventIngest(options: EventIngestOptions) {
   function enqueue(event: NormalisedEvent): Promise<IngestResult> {
     // The envelope's text is made now, as the event arrives (while a transaction
     // waits on the database), rather than while the batch holds its runs' locks.
-    envelopeJson(event.envelope);
+    if (event.envelopeText !== undefined) rememberEnvelopeJson(event.envelope, event.envelopeText);
+    else envelopeJson(event.envelope);
     return new Promise<IngestResult>((resolve, rejectPromise) => {
       queue.push({ event, resolve, reject: rejectPromise });
       // Events that arrive in the same turn (one socket read holds many) share a transaction.

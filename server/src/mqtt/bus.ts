@@ -107,14 +107,25 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
   const unrouted: Array<{ topic: string; payload: Buffer; resolve: () => void }> = [];
   let sealed = false;
 
-  client.handleMessage = (packet, done) => {
-    let handler: MessageHandler | undefined;
+  // The handler of each topic seen, so a stream of events on one topic is not
+  // matched against every filter per message. Cleared when a filter is added.
+  const routes = new Map<string, MessageHandler>();
+  const ROUTES_LIMIT = 4_096;
+  const routeOf = (topic: string): MessageHandler | undefined => {
+    const known = routes.get(topic);
+    if (known) return known;
     for (const [filter, candidate] of subscriptions) {
-      if (topicMatches(filter, packet.topic)) {
-        handler = candidate;
-        break;
+      if (topicMatches(filter, topic)) {
+        if (routes.size >= ROUTES_LIMIT) routes.clear();
+        routes.set(topic, candidate);
+        return candidate;
       }
     }
+    return undefined;
+  };
+
+  client.handleMessage = (packet, done) => {
+    const handler = routeOf(packet.topic);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     let processed: Promise<void>;
     if (handler) processed = processWithRetry(handler, packet.topic, payload);
@@ -197,6 +208,7 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     },
     async subscribe(filter, handler) {
       subscriptions.set(filter, handler);
+      routes.clear();
       for (let i = 0; i < unrouted.length; ) {
         const waiting = unrouted[i]!;
         if (!topicMatches(filter, waiting.topic)) {

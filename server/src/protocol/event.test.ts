@@ -299,6 +299,11 @@ describe('fastAxonEnvelope (the hot path beside EventEnvelopeSchema)', () => {
       expect(fast.envelope).toStrictEqual(schema.data);
       expect(fast.shortType).toBe(shortEventType(body.type));
       expect(fast.source).toEqual({ tenant: 'acme', serviceId: 'memory-sidecar-python' });
+      // "As sent": the body holds the same members and values (its text can stand for the envelope's JSON).
+      if (fast.asSent) expect(body).toEqual(JSON.parse(JSON.stringify(fast.envelope)));
+      else expect(body).not.toEqual(JSON.parse(JSON.stringify(fast.envelope)));
+      if (['as sent', 'an actorTrn', 'data members in any order'].includes(name)) expect(fast.asSent).toBe(true);
+      if (['no datacontenttype', 'unknown members', 'a traceparent'].includes(name)) expect(fast.asSent).toBe(false);
       // And parseEventEnvelope's result is what it was with the schema alone.
       const parsed = parseEventEnvelope(body);
       expect(parsed.ok && parsed.value.envelope).toStrictEqual(schema.data);
@@ -310,6 +315,17 @@ describe('fastAxonEnvelope (the hot path beside EventEnvelopeSchema)', () => {
     const fast = fastAxonEnvelope(body)!;
     expect(fast.envelope.data.output).toBe(body.data.output);
     expect(fast.envelope.data.extra).toBe(body.data.extra);
+  });
+
+  it('gives the payload as the envelope text only when it holds exactly the envelope', () => {
+    const sent = EV(() => {});
+    const text = JSON.stringify(sent);
+    const asSent = parseEventBytes(Buffer.from(text));
+    expect(asSent.ok && asSent.value.envelopeText).toBe(text);
+    const extra = parseEventBytes(Buffer.from(JSON.stringify({ ...sent, extra: 1 })));
+    expect(extra.ok && extra.value.envelopeText).toBeUndefined();
+    const viaObject = parseEventEnvelope(sent);
+    expect(viaObject.ok && viaObject.value.envelopeText).toBeUndefined();
   });
 
   it('leaves the error messages to the schema', () => {

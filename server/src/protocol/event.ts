@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { isTraceId, isUuid, normaliseTraceId } from './ids.js';
-import { findUnstorableString, isPlainObject, jsonByteSize, UNSTORABLE_MESSAGE, parseJsonObjectBytes, type JsonBytesErrorCode } from './json.js';
+import { findUnstorableString, isPlainObject, jsonByteSize, UNSTORABLE_MESSAGE, parseJsonObjectText, type JsonBytesErrorCode } from './json.js';
 import { err, ok, type Result } from './result.js';
 import {
   ENVELOPE_SCHEMA_VERSION,
@@ -141,6 +141,12 @@ export interface NormalisedEvent {
   readonly relatedTrns?: readonly string[];
   /** The validated envelope, as stored and forwarded to webhooks. */
   readonly envelope: EventEnvelope;
+  /**
+   * The payload's text when it holds exactly the envelope's members and values
+   * (an Axon that sends what the validation returns): the envelope's JSON, up
+   * to member order and number spelling, without serialising it again.
+   */
+  readonly envelopeText?: string;
 }
 
 export interface ParseEventOptions {
@@ -161,8 +167,11 @@ export function parseEventEnvelope(body: unknown, opts: ParseEventOptions = {}):
   return parseEnvelope(body, opts, true);
 }
 
-/** `checkStrings`: false when the body comes from parseJsonObjectBytes, which has checked its strings already. */
-function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boolean): Result<NormalisedEvent, EventErrorCode> {
+/**
+ * `checkStrings`: false when the body comes from parseJsonObjectText, which has checked its strings already.
+ * `text`: the JSON text `body` was parsed from, if any.
+ */
+function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boolean, text?: string): Result<NormalisedEvent, EventErrorCode> {
   if (!isPlainObject(body)) return invalid('', 'an event envelope must be a JSON object');
   if (checkStrings) {
     const nul = findUnstorableString(body);
@@ -183,9 +192,10 @@ function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boo
   let envelope: EventEnvelope;
   let shortType: AxonEventType;
   let source: { ok: true; value: ServiceSource };
+  let asSent = false;
   const fast = fastAxonEnvelope(body);
   if (fast !== undefined) {
-    ({ envelope, shortType } = fast);
+    ({ envelope, shortType, asSent } = fast);
     source = { ok: true, value: fast.source };
   } else {
     const parsed = EventEnvelopeSchema.safeParse(body);
@@ -235,6 +245,7 @@ function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boo
   };
   if (envelope.actorTrn !== undefined) event.actorTrn = envelope.actorTrn;
   if (envelope.relatedTrns !== undefined) event.relatedTrns = envelope.relatedTrns;
+  if (asSent && text !== undefined) event.envelopeText = text;
   return ok(event);
 }
 
@@ -254,7 +265,9 @@ const isEnvelopeId = (v: unknown): v is string => typeof v === 'string' && v.len
  * `__proto__` member in `data`): the schema then decides, with its messages.
  * test: event.test.ts compares it with the schema.
  */
-export function fastAxonEnvelope(body: Record<string, unknown>): { envelope: EventEnvelope; shortType: AxonEventType; source: ServiceSource } | undefined {
+export function fastAxonEnvelope(
+  body: Record<string, unknown>,
+): { envelope: EventEnvelope; shortType: AxonEventType; source: ServiceSource; asSent: boolean } | undefined {
   if (body.specversion !== '1.0' || !isEnvelopeId(body.id) || body.relatedTrns !== undefined) return undefined;
   const type = body.type;
   const shortType = typeof type === 'string' ? AXON_TYPES.get(type) : undefined;
@@ -288,7 +301,13 @@ export function fastAxonEnvelope(body: Record<string, unknown>): { envelope: Eve
     correlationId,
   };
   if (actorTrn !== undefined) envelope.actorTrn = actorTrn;
-  return { envelope, shortType, source: source.value };
+  // The body holds exactly the envelope's members (every one taken from it as
+  // is, `data` with the same members) when it has as many, stated its content
+  // type and gave the trace id in its normal form.
+  let members = 0;
+  for (const key in body) if (Object.prototype.hasOwnProperty.call(body, key)) members += 1;
+  const asSent = members === (actorTrn === undefined ? 13 : 14) && contentType === 'application/json' && body.traceId === traceId;
+  return { envelope, shortType, source: source.value, asSent };
 }
 
 /** `EventDataSchema`'s output for a plain `data` with a string `status`, or undefined. */
@@ -314,9 +333,9 @@ export function parseEventBytes(
   buf: Uint8Array,
   opts: ParseEventBytesOptions = {},
 ): Result<NormalisedEvent, EventErrorCode | JsonBytesErrorCode> {
-  const parsed = parseJsonObjectBytes(buf, opts.maxBytes ?? EVENT_LIMITS.maxBytes);
+  const parsed = parseJsonObjectText(buf, opts.maxBytes ?? EVENT_LIMITS.maxBytes);
   if (!parsed.ok) return parsed;
-  return parseEnvelope(parsed.value, opts, false);
+  return parseEnvelope(parsed.value.object, opts, false, parsed.value.text);
 }
 
 export interface BuildEventParams {

@@ -141,6 +141,15 @@ export function parseJsonObjectBytes(
   buf: Uint8Array,
   maxBytes: number,
 ): Result<JsonObject, JsonBytesErrorCode> {
+  const parsed = parseJsonObjectText(buf, maxBytes);
+  return parsed.ok ? ok(parsed.value.object) : parsed;
+}
+
+/** parseJsonObjectBytes, also returning the decoded text the object was parsed from. */
+export function parseJsonObjectText(
+  buf: Uint8Array,
+  maxBytes: number,
+): Result<{ object: JsonObject; text: string }, JsonBytesErrorCode> {
   if (buf.byteLength > maxBytes) {
     return err('too_large', '', `payload is ${buf.byteLength} bytes; the limit is ${maxBytes} bytes`);
   }
@@ -158,7 +167,7 @@ export function parseJsonObjectBytes(
     const path = unstorableStringPath(parsed);
     if (path !== null) return err('invalid_json', path, 'strings may not contain U+0000 or unpaired surrogates (\\u0000, \\ud800…): the database cannot store them');
   }
-  return ok(parsed);
+  return ok({ object: parsed, text: text.value });
 }
 
 const MAYBE_UNSTORABLE = /\\u(0000|d[89a-f])/i;
