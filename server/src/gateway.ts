@@ -38,6 +38,9 @@ import { createAuditLog } from './audit/audit.js';
 import { createRestGuard } from './http/rest/guard.js';
 import { isLoopbackAddress } from './mqtt/acl.js';
 
+/** How long the relay holds an idle command's `dispatched` record for the Axon's answer (relay.ts, deferMarkMs). */
+const DEFER_DISPATCHED_MS = 5;
+
 /** A HOST only this machine can reach: localhost or a loopback address (the MQTT edge's own test). */
 export function isLoopback(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
@@ -260,6 +263,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onStoredInTx: webhooks.onStoredInTx,
     runVersions,
     dispatching: (runId) => relay?.dispatching(runId),
+    dispatchRecords: {
+      take: (runId) => relay?.takeDispatch(runId),
+      giveBack: (taken) => relay?.giveBack(taken),
+      written: (taken) => relay?.written(taken),
+    },
     // PGlite aborted on large batches and has one connection. On Postgres two
     // transactions overlap: the next batch's BEGIN and run locks go out while
     // the previous batch writes, so its locks are granted as that one commits
@@ -285,6 +293,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onEvent: eventStored,
     onStoredInTx: webhooks.onStoredInTx,
     runVersions,
+    // A quick Axon's answer then writes the command's `dispatched` record with
+    // its own event, in one statement instead of two in a row.
+    deferMarkMs: DEFER_DISPATCHED_MS,
   });
   const activeRelay = relay;
 

@@ -8,7 +8,7 @@
 import { asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
-import { runEvents, runs } from '../db/schema.js';
+import { outbox, runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
 import {
   buildEventEnvelope,
@@ -21,9 +21,12 @@ import {
   parseEventEnvelope,
   isTerminal,
   jsonParameter,
+  normalisedEvent,
+  type EventShortType,
   type RunState,
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
+import type { TakenDispatch } from '../runs/relay.js';
 import type { RunVersions, VersionedRun } from '../runs/versions.js';
 import { envelopeJson, envelopesJsonArray, rememberEnvelopeJson } from './envelope-json.js';
 
@@ -66,6 +69,17 @@ export interface EventIngestOptions {
   runVersions?: RunVersions;
   /** The relay of this process: pending while it records a run's `dispatched` event. */
   dispatching?: (runId: string) => Promise<void> | undefined;
+  /**
+   * The relay of this process: `dispatched` records it deferred (relay.ts,
+   * deferMarkMs), which an optimistic batch writes before the Axon's answer in
+   * the same statement, marking the command sent.
+   */
+  dispatchRecords?: {
+    take(runId: string): TakenDispatch | undefined;
+    /** Not written after all: the relay writes it now. */
+    giveBack(taken: TakenDispatch): void;
+    written(taken: TakenDispatch): void;
+  };
 }
 
 interface Pending {
@@ -90,15 +104,16 @@ function runsUpdateSet(run: SQL, v: SQL): SQL {
     state = ${v}.state, reason = ${v}.reason,
     output = case when ${v}.set_output = 1 then ${v}.output::jsonb else ${run}.output end,
     error = case when ${v}.set_error = 1 then ${v}.error::jsonb else ${run}.error end,
-    finished_at = case when ${v}.set_finished = 1 then now() else ${run}.finished_at end`;
+    finished_at = case when ${v}.set_finished = 1 then now() else ${run}.finished_at end,
+    dispatched_at = case when ${v}.set_dispatched = 1 then now() else ${run}.dispatched_at end`;
 }
 
 const updateRuns = dialect.sqlToQuery(sql`
   update ${runs} r set ${runsUpdateSet(sql`r`, sql`v`)}
   from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
     ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
-    ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[])
-    as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)
+    ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[], ${sql.placeholder('setDispatched')}::integer[])
+    as v(id, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished, set_dispatched)
   where r.id = v.id`);
 
 /**
@@ -125,6 +140,8 @@ interface TouchFlags {
   setOutput: boolean;
   setError: boolean;
   setFinished: boolean;
+  /** The batch writes the run's `dispatched` record (a TakenDispatch). */
+  setDispatched: boolean;
   /** The run's row version as read. */
   version: string;
 }
@@ -165,17 +182,19 @@ function optimisticWrite(hook: StoredEventHook['inStatement']) {
     query: dialect.sqlToQuery(sql`with target as (
         select * from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('versions')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
           ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
-          ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[])
-          as t(id, version, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished)),
+          ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[], ${sql.placeholder('setDispatched')}::integer[])
+          as t(id, version, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished, set_dispatched)),
       u as (update ${runs} r set ${runsUpdateSet(sql`r`, sql`t`)}
         from target t where r.id = t.id and r.xmin::text = t.version
-        returning r.id, r.xmin::text as version, r.updated_at, r.last_event_at, r.finished_at),
+        returning r.id, r.xmin::text as version, r.updated_at, r.last_event_at, r.finished_at, r.dispatched_at),
+      sent as (update ${outbox} set sent_at = now(), claimed_until = null
+        where id = any(${sql.placeholder('outboxIds')}::bigint[]) and run_id in (select id from u)),
       ev as (insert into ${runEvents} (${sql.join(
         eventColumns.map((c) => sql.identifier(c.name)),
         sql`, `,
       )}) ${insertEventsSelect} where v.envelope ->> 'runId' in (select id from u)
         returning id, run_id, seq, tenant, type, received_at)${hook ? sql`, hook as (${hook.insert})` : sql``}
-      select ev.id, ev.run_id, ev.seq, ev.received_at, u.version, u.updated_at, u.last_event_at, u.finished_at,
+      select ev.id, ev.run_id, ev.seq, ev.received_at, u.version, u.updated_at, u.last_event_at, u.finished_at, u.dispatched_at,
         ${hook ? sql`(select count(*) from hook)::int` : sql`0`}
       from ev join u on u.id = ev.run_id`),
     // What the plan does not know: the events' ids and times, the runs' new versions and times.
@@ -188,6 +207,7 @@ function optimisticWrite(hook: StoredEventHook['inStatement']) {
       { path: ['updatedAt'], field: runs.updatedAt },
       { path: ['lastEventAt'], field: runs.lastEventAt },
       { path: ['finishedAt'], field: runs.finishedAt },
+      { path: ['dispatchedAt'], field: runs.dispatchedAt },
       { path: ['hookRows'], field: sql<number>`` },
     ] as SelectedFieldsOrdered,
   };
@@ -203,7 +223,20 @@ interface OptimisticRow {
   updatedAt: Date;
   lastEventAt: Date;
   finishedAt: Date | null;
+  dispatchedAt: Date | null;
   hookRows: number;
+}
+
+/** A batch's results (one per event, in order), and those of the `dispatched` records it wrote first. */
+interface Stored {
+  results: Outcome[];
+  leading: Outcome[];
+}
+
+/** A taken `dispatched` record as an event of the batch (the relay's envelope, the run's service). */
+function dispatchedEvent(record: TakenDispatch, serviceId: string): NormalisedEvent {
+  envelopeJson(record.envelope);
+  return normalisedEvent(record.envelope, serviceId, 'dispatched');
 }
 
 export function createEventIngest(options: EventIngestOptions) {
@@ -312,7 +345,13 @@ export function createEventIngest(options: EventIngestOptions) {
    * `now`: the time the writes will carry (the transaction's), or STATEMENT_TIME
    * when only the writing statement will know it.
    */
-  function planBatch(events: NormalisedEvent[], byId: Map<string, VersionedRun>, existing: Set<string>, now: Date): BatchPlan | null {
+  function planBatch(
+    events: NormalisedEvent[],
+    byId: Map<string, VersionedRun>,
+    existing: Set<string>,
+    now: Date,
+    dispatches?: ReadonlyMap<NormalisedEvent, TakenDispatch>,
+  ): BatchPlan | null {
     const items: Planned[] = [];
     const touched = new Map<string, TouchFlags>();
     for (const event of events) {
@@ -345,14 +384,25 @@ export function createEventIngest(options: EventIngestOptions) {
       const from = current.state as RunState;
       const to = nextRunState(from, event.shortType);
       const moved = to !== from;
-      const reason = typeof event.data.reason === 'string' ? event.data.reason.slice(0, 1000) : moved ? `${event.shortType} reported by the Axon` : null;
-      const values = eventValues(current, seq, event.envelope, to, moved ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
+      const dispatch = dispatches?.get(event);
+      const reason = dispatch
+        ? dispatch.reason
+        : typeof event.data.reason === 'string'
+          ? event.data.reason.slice(0, 1000)
+          : moved
+            ? `${event.shortType} reported by the Axon`
+            : null;
+      const values = eventValues(current, seq, event.envelope, to, moved || dispatch ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
       let flags = touched.get(current.id);
-      if (!flags) touched.set(current.id, (flags = { setOutput: false, setError: false, setFinished: false, version: current.version }));
+      if (!flags) touched.set(current.id, (flags = { setOutput: false, setError: false, setFinished: false, setDispatched: false, version: current.version }));
       const updated: VersionedRun = { ...current, nextSeq: seq + 1, outputBytes, lastEventAt: now, updatedAt: now };
       if (moved) {
         updated.state = to;
         updated.reason = reason;
+        if (dispatch) {
+          updated.dispatchedAt = now;
+          flags.setDispatched = true;
+        }
         if (isTerminal(to)) {
           if (to === 'succeeded') {
             updated.output = event.data.output ?? null;
@@ -386,6 +436,7 @@ export function createEventIngest(options: EventIngestOptions) {
       setErrors: touchedRuns.map((t) => (t.flags.setError ? 1 : 0)),
       errors: touchedRuns.map((t) => jsonParameter(t.run.error)),
       setFinished: touchedRuns.map((t) => (t.flags.setFinished ? 1 : 0)),
+      setDispatched: touchedRuns.map((t) => (t.flags.setDispatched ? 1 : 0)),
     };
   }
 
@@ -505,8 +556,13 @@ export function createEventIngest(options: EventIngestOptions) {
    * marker is due, or when the webhook hook cannot store an event's deliveries
    * in SQL. Null: nothing of the batch was stored here.
    */
-  async function storeOptimistic(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[] | null> {
+  async function storeOptimistic(events: NormalisedEvent[], onLocked: () => void, taken: readonly TakenDispatch[]): Promise<Stored | null> {
     if (!optimisticStatement) return null;
+    // The taken `dispatched` records go first, each before its run's first event here.
+    const dispatches = new Map<NormalisedEvent, TakenDispatch>();
+    for (const record of taken) dispatches.set(dispatchedEvent(record, events.find((e) => e.runId === record.runId)!.serviceId), record);
+    const leading = [...dispatches.keys()];
+    const all = leading.length > 0 ? [...leading, ...events] : events;
     const ids = [...new Set(events.map((e) => e.runId))];
     const byId = new Map<string, VersionedRun>();
     const unknown: string[] = [];
@@ -524,17 +580,20 @@ export function createEventIngest(options: EventIngestOptions) {
         .execute({ ids: unknown });
       for (const row of read) byId.set(row.id, row);
     }
-    const plan = planBatch(events, byId, new Set(), STATEMENT_TIME);
-    if (!plan) return null;
-    const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
-    if (hookSql && toStore.some((p) => !hookSql.covers(p.run, p.values))) return null;
+    const plan = planBatch(all, byId, new Set(), STATEMENT_TIME, dispatches);
+    const toStore = plan ? plan.items.filter((p): p is StoreItem => p.kind === 'store') : [];
+    if (!plan || (hookSql && toStore.some((p) => !hookSql.covers(p.run, p.values)))) {
+      for (const record of taken) giveBack(record);
+      return null;
+    }
     let written: OptimisticRow[] = [];
     if (toStore.length > 0) {
       try {
         written = await db._.session
           .prepareQuery<{ execute: OptimisticRow[]; all: unknown; values: unknown }>(optimisticStatement.query, optimisticStatement.fields, 'ingest_store_optimistic', true)
-          .execute({ ...runsUpdateParams(plan), ...eventInsertParams(toStore) });
+          .execute({ ...runsUpdateParams(plan), ...eventInsertParams(toStore), outboxIds: taken.map((t) => t.outboxId) });
       } catch (error) {
+        for (const record of taken) giveBack(record);
         if (uniqueViolation(error)) return null;
         throw error;
       }
@@ -546,6 +605,17 @@ export function createEventIngest(options: EventIngestOptions) {
     const results: Array<Outcome | undefined> = [];
     const stale: number[] = [];
     plan.items.forEach((item, i) => {
+      const record = item.kind === 'store' ? dispatches.get(item.event) : i < leading.length ? dispatches.get(leading[i]!) : undefined;
+      if (record) {
+        // A taken `dispatched` record: written (the command is marked sent), or back to the relay.
+        const done = item.kind === 'store' ? byRunSeq.get(`${item.values.runId}\u0000${item.values.seq}`) : undefined;
+        if (item.kind !== 'store' || !done) {
+          giveBack(record);
+          results.push({ ok: true, duplicate: false });
+          return;
+        }
+        options.dispatchRecords?.written(record);
+      }
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
@@ -564,19 +634,24 @@ export function createEventIngest(options: EventIngestOptions) {
           lastEventAt: done.lastEventAt,
           updatedAt: done.updatedAt,
           finishedAt: planned.finishedAt === STATEMENT_TIME ? done.finishedAt : planned.finishedAt,
+          dispatchedAt: planned.dispatchedAt === STATEMENT_TIME ? done.dispatchedAt : planned.dispatchedAt,
         };
         if (plan.byId.get(run.id) === item.run) options.runVersions?.remember({ ...run, version: done.version });
         results.push({ ok: true, duplicate: false, event: { ...item.values, id: done.id, receivedAt: done.receivedAt }, run, changed: item.changed });
       }
     });
     if (stale.length > 0) {
-      const retried = await storeInTransaction(
-        stale.map((i) => events[i]!),
-        onLocked,
-      );
+      const again = stale.map((i) => all[i]!);
+      // Their runs' `dispatched` records, given back above, are written by the relay first.
+      await dispatched(again);
+      const retried = await storeInTransaction(again, onLocked);
       stale.forEach((i, k) => (results[i] = retried[k]));
     }
-    return results as Outcome[];
+    return { results: results.slice(leading.length) as Outcome[], leading: results.slice(0, leading.length) as Outcome[] };
+  }
+
+  function giveBack(record: TakenDispatch): void {
+    options.dispatchRecords?.giveBack(record);
   }
 
   async function storeInTransaction(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
@@ -613,24 +688,45 @@ export function createEventIngest(options: EventIngestOptions) {
    * once its optimistic statement is done, so events of one run are numbered in
    * the order they arrived.
    */
-  async function store(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
-    if (events.length <= optimisticMaxBatch) {
+  async function store(events: NormalisedEvent[], onLocked: () => void): Promise<Stored> {
+    if (events.length <= optimisticMaxBatch && optimisticStatement) {
+      const taken: TakenDispatch[] = [];
       try {
+        const records = options.dispatchRecords;
+        if (records) {
+          for (const runId of new Set(events.map((e) => e.runId))) {
+            const record = records.take(runId);
+            if (record) taken.push(record);
+          }
+        }
         await dispatched(events);
-        const done = await storeOptimistic(events, onLocked);
+        const done = await storeOptimistic(events, onLocked, taken);
         if (done) {
           onLocked();
           return done;
         }
       } catch (error) {
+        // storeOptimistic gave back what it took before failing; a failure before it did not.
+        for (const record of taken) giveBack(record);
         onLocked();
         throw error;
       }
     }
-    return storeInTransaction(events, onLocked);
+    // A run's `dispatched` record is written before the Axon's answer, also here.
+    await dispatched(events);
+    return { results: await storeInTransaction(events, onLocked), leading: [] };
   }
 
-  function settle(batch: Pending[], results: Outcome[]): void {
+  function settle(batch: Pending[], { results, leading }: Stored): void {
+    for (const result of leading) {
+      if (!result.ok || !result.run || !result.event) continue;
+      try {
+        options.onEvent?.(result.event, result.run);
+        if (result.changed) options.onRunChanged?.(result.run);
+      } catch (error) {
+        logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
+      }
+    }
     batch.forEach((item, i) => {
       const result = results[i]!;
       if (result.ok && result.run) {
@@ -671,7 +767,7 @@ export function createEventIngest(options: EventIngestOptions) {
         batch.map((item) => item.event),
         onLocked,
       ).then(
-        (results) => ({ ok: true as const, results }),
+        (stored) => ({ ok: true as const, stored }),
         (error: unknown) => ({ ok: false as const, error }),
       );
       void outcome.then(() => {
@@ -681,7 +777,7 @@ export function createEventIngest(options: EventIngestOptions) {
       settled = settled
         .then(() => outcome)
         .then((done) => {
-          if (done.ok) settle(batch, done.results);
+          if (done.ok) settle(batch, done.stored);
           // Nothing of the batch is stored: every sender keeps its message unacknowledged.
           else for (const item of batch) item.reject(done.error);
         })
@@ -726,21 +822,7 @@ export function createEventIngest(options: EventIngestOptions) {
 
   /** Appends a gateway event (sweeper, cancel) through the same path. */
   async function ingestGatewayEvent(envelope: EventEnvelope, serviceId: string, shortType: NormalisedEvent['shortType'] | string): Promise<IngestResult> {
-    return enqueue({
-      id: envelope.id,
-      source: envelope.source,
-      serviceId,
-      tenant: envelope.tenant,
-      type: envelope.type as NormalisedEvent['type'],
-      shortType: shortType as NormalisedEvent['shortType'],
-      time: envelope.time,
-      data: envelope.data,
-      traceId: envelope.traceId,
-      resourceTrn: envelope.resourceTrn,
-      runId: envelope.runId,
-      correlationId: envelope.correlationId,
-      envelope,
-    });
+    return enqueue(normalisedEvent(envelope, serviceId, shortType as EventShortType));
   }
 
   return { ingestBytes, ingestJson, ingestGatewayEvent };

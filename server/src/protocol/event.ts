@@ -228,13 +228,27 @@ function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boo
   if (size.value > EVENT_LIMITS.maxDataBytes) {
     return err('too_large', 'data', `data is ${size.value} bytes serialized; the limit is ${EVENT_LIMITS.maxDataBytes}`);
   }
-  const event: { -readonly [K in keyof NormalisedEvent]: NormalisedEvent[K] } = {
+  const event: { -readonly [K in keyof NormalisedEvent]: NormalisedEvent[K] } = normalisedEvent(envelope, source.value.serviceId, shortType);
+  if (envelope.actorTrn !== undefined) event.actorTrn = envelope.actorTrn;
+  if (envelope.relatedTrns !== undefined) event.relatedTrns = envelope.relatedTrns;
+  if (asSent && text !== undefined) event.envelopeText = text;
+  return ok(event);
+}
+
+/**
+ * The NormalisedEvent of a validated envelope from `serviceId`'s run (without
+ * `actorTrn`, `relatedTrns` and `envelopeText`). The gateway's own events
+ * (`dispatched`, the sweeper's endings) travel the ingest the same way; their
+ * short types are outside AxonEventType, which only an Axon's input is held to.
+ */
+export function normalisedEvent(envelope: EventEnvelope, serviceId: string, shortType: EventShortType): NormalisedEvent {
+  return {
     id: envelope.id,
     source: envelope.source,
-    serviceId: source.value.serviceId,
+    serviceId,
     tenant: envelope.tenant,
     type: envelope.type,
-    shortType,
+    shortType: shortType as AxonEventType,
     time: envelope.time,
     data: envelope.data,
     traceId: envelope.traceId,
@@ -243,10 +257,6 @@ function parseEnvelope(body: unknown, opts: ParseEventOptions, checkStrings: boo
     correlationId: envelope.correlationId,
     envelope,
   };
-  if (envelope.actorTrn !== undefined) event.actorTrn = envelope.actorTrn;
-  if (envelope.relatedTrns !== undefined) event.relatedTrns = envelope.relatedTrns;
-  if (asSent && text !== undefined) event.envelopeText = text;
-  return ok(event);
 }
 
 const AXON_TYPES: ReadonlyMap<string, AxonEventType> = new Map(AXON_EVENT_TYPES.map((short) => [eventType(short), short]));

@@ -40,7 +40,25 @@ export interface RelayOptions {
   onStoredInTx?: StoredEventHook;
   /** Where runs marked dispatched in one statement are remembered with their row version. */
   runVersions?: RunVersions;
+  /**
+   * How long a small batch's `dispatched` records wait after the PUBACK for the
+   * Axon's answer, whose ingest may write them in its own statement
+   * (`takeDispatch`); 0 (the default) records them at once.
+   */
+  deferMarkMs?: number;
 }
+
+/** A published command whose `dispatched` record an ingest took over (takeDispatch). */
+export interface TakenDispatch {
+  readonly runId: string;
+  readonly outboxId: number;
+  readonly envelope: EventEnvelope;
+  /** The reason the `dispatched` event and its run carry. */
+  readonly reason: string;
+}
+
+/** Relay batches of at most this many commands defer their `dispatched` records (deferMarkMs). */
+const DEFER_MAX_ROWS = 8;
 
 export type Relay = ReturnType<typeof createRelay>;
 
@@ -248,8 +266,17 @@ export function createRelay(options: RelayOptions) {
   let handedOver: OutboxCommand[] = [];
   /** Runs whose handed-over command is not yet published and marked sent (see `dispatching`). */
   const dispatchWaits = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** Published commands whose `dispatched` record waits for the Axon's answer (deferMarkMs), by run. */
+  const unmarked = new Map<string, OutboxCommand>();
+  /** Records taken by an ingest, until it wrote them or gave them back. */
+  const takenRows = new Map<string, OutboxCommand>();
+  let markTimer: NodeJS.Timeout | undefined;
+  /** Deferred records go to the database one flush after the other. */
+  let marking: Promise<void> = Promise.resolve();
   function settleDispatch(commands: readonly OutboxCommand[]): void {
     for (const { runId } of commands) {
+      // A deferred record is still to be written: its waiters keep waiting.
+      if (runId !== null && unmarked.has(runId)) continue;
       const wait = runId === null ? undefined : dispatchWaits.get(runId);
       if (!wait) continue;
       dispatchWaits.delete(runId!);
@@ -329,14 +356,49 @@ export function createRelay(options: RelayOptions) {
       clearInterval(renew);
     }
     options.onPublished?.(ready.length);
-    const changed = await markSent(ready);
+    const deferMs = options.deferMarkMs ?? 0;
+    if (deferMs > 0 && ready.length <= DEFER_MAX_ROWS && !stopped) {
+      // An idle gateway's commands: their `dispatched` records wait a moment for
+      // the Axon's answer, which then writes them with its own event in one
+      // statement (takeDispatch); cancel requests have none and are marked now.
+      const now: OutboxCommand[] = [];
+      for (const row of ready) {
+        if (row.runId !== null && row.payload.command !== 'synapse.run.cancel') unmarked.set(row.runId, row);
+        else now.push(row);
+      }
+      if (unmarked.size > 0) markTimer ??= setTimeout(() => void flushUnmarked(), deferMs);
+      if (now.length > 0) await markAndNotify(now);
+      return ready.length;
+    }
+    await markAndNotify(ready);
+    return ready.length;
+  }
+
+  async function markAndNotify(rows: OutboxCommand[]): Promise<void> {
+    const changed = await markSent(rows);
     // An Axon's answer waiting on these runs goes to the database first, then the deliveries run.
-    settleDispatch(ready);
+    settleDispatch(rows);
     for (const { run, event, moved } of changed) {
       options.onEvent?.(event, run);
       if (moved) options.onRunChanged?.(run);
     }
-    return ready.length;
+  }
+
+  /** Writes every deferred `dispatched` record now. */
+  function flushUnmarked(): Promise<void> {
+    clearTimeout(markTimer);
+    markTimer = undefined;
+    const rows = [...unmarked.values()];
+    unmarked.clear();
+    if (rows.length === 0) return marking;
+    marking = marking
+      .then(() => markAndNotify(rows))
+      .catch((error: unknown) => {
+        // As when a pass fails: the rows stay leased to this relay, unsent, and are published again once their lease ends.
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay: marking commands sent failed; they will be published again');
+        settleDispatch(rows);
+      });
+    return marking;
   }
 
   async function loop(): Promise<void> {
@@ -385,7 +447,46 @@ export function createRelay(options: RelayOptions) {
      * events are stored in the order they happened, without a write conflict.
      */
     dispatching(runId: string): Promise<void> | undefined {
+      // A deferred record nobody took: written now, not when its moment ends.
+      if (unmarked.has(runId)) void flushUnmarked();
       return dispatchWaits.get(runId)?.promise;
+    },
+    /**
+     * The deferred `dispatched` record of a run, for an ingest that writes it
+     * (marking the command sent) in the statement storing the Axon's answer;
+     * undefined when there is none. The taker must write it or `giveBack` it.
+     */
+    takeDispatch(runId: string): TakenDispatch | undefined {
+      const row = unmarked.get(runId);
+      if (!row) return undefined;
+      const [dispatched] = dispatchedEvents([row]);
+      if (!dispatched) return undefined;
+      unmarked.delete(runId);
+      if (unmarked.size === 0) {
+        clearTimeout(markTimer);
+        markTimer = undefined;
+      }
+      // Held by the taker from now on (its batch runs alone): nobody else waits on it.
+      settleDispatch([row]);
+      takenRows.set(runId, row);
+      return { runId, outboxId: row.id, envelope: dispatched.envelope, reason: DISPATCHED_REASON };
+    },
+    /** A taken record the ingest could not write after all: the relay writes it now. */
+    giveBack(taken: TakenDispatch): void {
+      const row = takenRows.get(taken.runId);
+      if (!row) return;
+      takenRows.delete(taken.runId);
+      unmarked.set(taken.runId, row);
+      if (!dispatchWaits.has(taken.runId)) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        dispatchWaits.set(taken.runId, { promise, resolve });
+      }
+      void flushUnmarked();
+    },
+    /** A taken record was written by its taker. */
+    written(taken: TakenDispatch): void {
+      takenRows.delete(taken.runId);
     },
     /** Whether a trigger may write its row leased to this relay and hand it over (null: write it unleased). */
     lease(): { owner: string; seconds: number } | null {
@@ -422,6 +523,8 @@ export function createRelay(options: RelayOptions) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
+      // Published commands whose record waited: written now.
+      await flushUnmarked().catch(() => {});
       // Rows handed over but not published go back to any relay now, not when their lease ends.
       const unpublished = handedOver.splice(0);
       settleDispatch(unpublished);
