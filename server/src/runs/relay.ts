@@ -10,6 +10,11 @@
 // over but not published (a crash, a broker gone) keeps its lease until it
 // expires, or until a relay starts again under the same owner name and releases
 // what it held (before its first claim); then any relay's claim takes it.
+//
+// After a small pass (an idle gateway), the `dispatched` records wait a moment
+// (`deferMarkMs`): the ingest of an Axon's quick answer takes them
+// (`takeDispatch`) and writes them with the answer in one statement; the rest
+// are written when the moment ends, or at once when an answer waits for them.
 import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
@@ -273,6 +278,12 @@ export function createRelay(options: RelayOptions) {
   let markTimer: NodeJS.Timeout | undefined;
   /** Deferred records go to the database one flush after the other. */
   let marking: Promise<void> = Promise.resolve();
+  /** From now until settleDispatch, an answer for this run waits for its `dispatched` record (`dispatching`). */
+  function awaitDispatch(runId: string): void {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    dispatchWaits.set(runId, { promise, resolve });
+  }
   function settleDispatch(commands: readonly OutboxCommand[]): void {
     for (const { runId } of commands) {
       // A deferred record is still to be written: its waiters keep waiting.
@@ -363,8 +374,11 @@ export function createRelay(options: RelayOptions) {
       // statement (takeDispatch); cancel requests have none and are marked now.
       const now: OutboxCommand[] = [];
       for (const row of ready) {
-        if (row.runId !== null && row.payload.command !== 'synapse.run.cancel') unmarked.set(row.runId, row);
-        else now.push(row);
+        if (row.runId !== null && row.payload.command !== 'synapse.run.cancel') {
+          unmarked.set(row.runId, row);
+          // A claimed row has no waiters' entry yet: an answer must wait for its record too.
+          if (!dispatchWaits.has(row.runId)) awaitDispatch(row.runId);
+        } else now.push(row);
       }
       if (unmarked.size > 0) markTimer ??= setTimeout(() => void flushUnmarked(), deferMs);
       if (now.length > 0) await markAndNotify(now);
@@ -477,11 +491,7 @@ export function createRelay(options: RelayOptions) {
       if (!row) return;
       takenRows.delete(taken.runId);
       unmarked.set(taken.runId, row);
-      if (!dispatchWaits.has(taken.runId)) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        dispatchWaits.set(taken.runId, { promise, resolve });
-      }
+      if (!dispatchWaits.has(taken.runId)) awaitDispatch(taken.runId);
       void flushUnmarked();
     },
     /** A taken record was written by its taker. */
@@ -499,11 +509,7 @@ export function createRelay(options: RelayOptions) {
         return;
       }
       handedOver.push(command);
-      if (command.runId !== null && !dispatchWaits.has(command.runId)) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        dispatchWaits.set(command.runId, { promise, resolve });
-      }
+      if (command.runId !== null && !dispatchWaits.has(command.runId)) awaitDispatch(command.runId);
       // After the current turn: the trigger's response is written first, and
       // the commands of one turn go out together.
       if (wakeScheduled) return;
