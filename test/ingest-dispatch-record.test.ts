@@ -93,7 +93,8 @@ describe('a deferred dispatched record taken by the ingest', () => {
       newId,
       now: Date.now,
       runVersions: versions,
-      dispatchRecords: {
+      dispatches: {
+        dispatching: () => undefined,
         take: (id) => (id === runId && calls.taken++ === 0 ? record : undefined),
         giveBack: (taken) => {
           expect(taken).toBe(record);

@@ -262,8 +262,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onRunChanged: runChanged,
     onStoredInTx: webhooks.onStoredInTx,
     runVersions,
-    dispatching: (runId) => relay?.dispatching(runId),
-    dispatchRecords: {
+    dispatches: {
+      dispatching: (runId) => relay?.dispatching(runId),
       take: (runId) => relay?.takeDispatch(runId),
       giveBack: (taken) => relay?.giveBack(taken),
       written: (taken) => relay?.written(taken),

@@ -16,6 +16,7 @@ import {
 } from '@synapse-gateway/client/dsl';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { actionConfigs } from '../db/schema.js';
 import { type DomainError, fail, ok, type Result } from '../errors.js';
 
@@ -92,14 +93,6 @@ export function checkSubject(subject: unknown, maxBytes = MAX_SUBJECT_BYTES): Re
   if (bytes === null) return fail('invalid_subject', 'subject', 'the subject must be JSON');
   if (bytes > maxBytes) return fail('subject_too_large', 'subject', `the subject is ${bytes} bytes of JSON; at most ${maxBytes} are allowed`);
   return ok(subject);
-}
-
-/** Postgres unique violation, through drizzle's and the drivers' error wrappers. */
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
 }
 
 export interface ActionConfigServiceOptions {

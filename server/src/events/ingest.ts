@@ -8,6 +8,7 @@
 import { asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { outbox, runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -63,18 +64,16 @@ export interface EventIngestOptions {
    * so a run's events are still numbered in the order they arrived.
    */
   concurrency?: number;
-  /** Batches of at most this many events are stored optimistically first (16 unless given; 0: never). */
-  optimisticMaxBatch?: number;
   /** Runs written by this process in one statement, with their row versions: the optimistic write skips reading them. */
   runVersions?: RunVersions;
-  /** The relay of this process: pending while it records a run's `dispatched` event. */
-  dispatching?: (runId: string) => Promise<void> | undefined;
   /**
-   * The relay of this process: `dispatched` records it deferred (relay.ts,
-   * deferMarkMs), which an optimistic batch writes before the Axon's answer in
-   * the same statement, marking the command sent.
+   * The relay of this process and its `dispatched` records (relay.ts): an
+   * Axon's answer waits while its run's record is being written
+   * (`dispatching`), and an optimistic batch writes a deferred one (`take`)
+   * before the answer, in the same statement, marking the command sent.
    */
-  dispatchRecords?: {
+  dispatches?: {
+    dispatching(runId: string): Promise<void> | undefined;
     take(runId: string): TakenDispatch | undefined;
     /** Not written after all: the relay writes it now. */
     giveBack(taken: TakenDispatch): void;
@@ -162,13 +161,6 @@ const DISPATCH_WAIT_MS = 1_000;
 /** Batches of at most this many events are first stored optimistically (storeOptimistic). */
 const OPTIMISTIC_MAX_BATCH = 16;
 
-function uniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
-}
-
 /**
  * The optimistic write (storeOptimistic) as one statement of data-modifying
  * CTEs: update each run whose row version (xmin) is the one read, insert the
@@ -233,17 +225,10 @@ interface Stored {
   leading: Outcome[];
 }
 
-/** A taken `dispatched` record as an event of the batch (the relay's envelope, the run's service). */
-function dispatchedEvent(record: TakenDispatch, serviceId: string): NormalisedEvent {
-  envelopeJson(record.envelope);
-  return normalisedEvent(record.envelope, serviceId, 'dispatched');
-}
-
 export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
   const hookSql = options.onStoredInTx ? options.onStoredInTx.inStatement : undefined;
   const optimisticStatement = !options.onStoredInTx || hookSql ? optimisticWrite(hookSql) : undefined;
-  const optimisticMaxBatch = options.optimisticMaxBatch ?? OPTIMISTIC_MAX_BATCH;
   let queue: Pending[] = [];
   let scheduled = false;
   const maxBatch = Math.max(1, options.maxBatch ?? EVENT_INGEST_LIMITS.maxBatch);
@@ -556,11 +541,15 @@ export function createEventIngest(options: EventIngestOptions) {
    * marker is due, or when the webhook hook cannot store an event's deliveries
    * in SQL. Null: nothing of the batch was stored here.
    */
-  async function storeOptimistic(events: NormalisedEvent[], onLocked: () => void, taken: readonly TakenDispatch[]): Promise<Stored | null> {
-    if (!optimisticStatement) return null;
+  async function storeOptimistic(
+    statement: NonNullable<typeof optimisticStatement>,
+    events: NormalisedEvent[],
+    onLocked: () => void,
+    taken: readonly TakenDispatch[],
+  ): Promise<Stored | null> {
     // The taken `dispatched` records go first, each before its run's first event here.
     const dispatches = new Map<NormalisedEvent, TakenDispatch>();
-    for (const record of taken) dispatches.set(dispatchedEvent(record, events.find((e) => e.runId === record.runId)!.serviceId), record);
+    for (const record of taken) dispatches.set(normalisedEvent(record.envelope, events.find((e) => e.runId === record.runId)!.serviceId, 'dispatched'), record);
     const leading = [...dispatches.keys()];
     const all = leading.length > 0 ? [...leading, ...events] : events;
     const ids = [...new Set(events.map((e) => e.runId))];
@@ -590,11 +579,11 @@ export function createEventIngest(options: EventIngestOptions) {
     if (toStore.length > 0) {
       try {
         written = await db._.session
-          .prepareQuery<{ execute: OptimisticRow[]; all: unknown; values: unknown }>(optimisticStatement.query, optimisticStatement.fields, 'ingest_store_optimistic', true)
+          .prepareQuery<{ execute: OptimisticRow[]; all: unknown; values: unknown }>(statement.query, statement.fields, 'ingest_store_optimistic', true)
           .execute({ ...runsUpdateParams(plan), ...eventInsertParams(toStore), outboxIds: taken.map((t) => t.outboxId) });
       } catch (error) {
         for (const record of taken) giveBack(record);
-        if (uniqueViolation(error)) return null;
+        if (isUniqueViolation(error)) return null;
         throw error;
       }
     }
@@ -605,21 +594,20 @@ export function createEventIngest(options: EventIngestOptions) {
     const results: Array<Outcome | undefined> = [];
     const stale: number[] = [];
     plan.items.forEach((item, i) => {
-      const record = item.kind === 'store' ? dispatches.get(item.event) : i < leading.length ? dispatches.get(leading[i]!) : undefined;
+      const done = item.kind === 'store' ? byRunSeq.get(`${item.values.runId}\u0000${item.values.seq}`) : undefined;
+      const record = i < leading.length ? dispatches.get(all[i]!) : undefined;
       if (record) {
         // A taken `dispatched` record: written (the command is marked sent), or back to the relay.
-        const done = item.kind === 'store' ? byRunSeq.get(`${item.values.runId}\u0000${item.values.seq}`) : undefined;
-        if (item.kind !== 'store' || !done) {
+        if (!done) {
           giveBack(record);
           results.push({ ok: true, duplicate: false });
           return;
         }
-        options.dispatchRecords?.written(record);
+        options.dispatches?.written(record);
       }
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
-        const done = byRunSeq.get(`${item.values.runId}\u0000${item.values.seq}`);
         if (!done) {
           // Its run changed after it was read: the transaction path stores it.
           results.push(undefined);
@@ -651,7 +639,7 @@ export function createEventIngest(options: EventIngestOptions) {
   }
 
   function giveBack(record: TakenDispatch): void {
-    options.dispatchRecords?.giveBack(record);
+    options.dispatches?.giveBack(record);
   }
 
   async function storeInTransaction(events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
@@ -670,10 +658,11 @@ export function createEventIngest(options: EventIngestOptions) {
    * answers before that would otherwise find the run changed under its write.
    */
   async function dispatched(events: NormalisedEvent[]): Promise<void> {
-    if (!options.dispatching) return;
+    const relay = options.dispatches;
+    if (!relay) return;
     let waits: Array<Promise<void>> | undefined;
     for (const event of events) {
-      const wait = options.dispatching(event.runId);
+      const wait = relay.dispatching(event.runId);
       if (wait) (waits ??= []).push(wait);
     }
     if (!waits) return;
@@ -689,10 +678,10 @@ export function createEventIngest(options: EventIngestOptions) {
    * the order they arrived.
    */
   async function store(events: NormalisedEvent[], onLocked: () => void): Promise<Stored> {
-    if (events.length <= optimisticMaxBatch && optimisticStatement) {
+    if (events.length <= OPTIMISTIC_MAX_BATCH && optimisticStatement) {
       const taken: TakenDispatch[] = [];
       try {
-        const records = options.dispatchRecords;
+        const records = options.dispatches;
         if (records) {
           for (const runId of new Set(events.map((e) => e.runId))) {
             const record = records.take(runId);
@@ -700,7 +689,7 @@ export function createEventIngest(options: EventIngestOptions) {
           }
         }
         await dispatched(events);
-        const done = await storeOptimistic(events, onLocked, taken);
+        const done = await storeOptimistic(optimisticStatement, events, onLocked, taken);
         if (done) {
           onLocked();
           return done;

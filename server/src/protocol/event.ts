@@ -314,9 +314,7 @@ export function fastAxonEnvelope(
   // The body holds exactly the envelope's members (every one taken from it as
   // is, `data` with the same members) when it has as many, stated its content
   // type and gave the trace id in its normal form.
-  let members = 0;
-  for (const key in body) if (Object.prototype.hasOwnProperty.call(body, key)) members += 1;
-  const asSent = members === (actorTrn === undefined ? 13 : 14) && contentType === 'application/json' && body.traceId === traceId;
+  const asSent = Object.keys(body).length === Object.keys(envelope).length && contentType === 'application/json' && body.traceId === traceId;
   return { envelope, shortType, source: source.value, asSent };
 }
 

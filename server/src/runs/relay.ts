@@ -22,6 +22,7 @@ import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
 import { buildGatewayEvent, type EventEnvelope } from '../protocol/index.js';
+import { envelopeJson } from '../events/envelope-json.js';
 import type { RunVersions } from './versions.js';
 import { appendRunEvent, type RunEventRow, type RunRow, type StoredEventHook } from './events.js';
 
@@ -189,8 +190,8 @@ export function createRelay(options: RelayOptions) {
       ? {
           query: dialect.sqlToQuery(sql`with input as (
               select * from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[],
-                ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('datas')}::text[], ${sql.placeholder('envelopes')}::text[])
-                as u(run_id, source, event_id, type, time, data, envelope)),
+                ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('envelopes')}::text[])
+                as u(run_id, source, event_id, type, time, envelope)),
             sent as (update ${outbox} set sent_at = now(), claimed_until = null where id = any(${sql.placeholder('outboxIds')}::bigint[])),
             locked as (select r.id, r.state, r.next_seq from ${runs} r where r.id = any(${sql.placeholder('runIds')}::text[]) order by r.id for update),
             upd as (update ${runs} r set next_seq = l.next_seq + 1, last_event_at = now(), updated_at = now(),
@@ -200,7 +201,7 @@ export function createRelay(options: RelayOptions) {
               from locked l where r.id = l.id
               returning r.*, l.next_seq as event_seq, l.state = 'requested' as moved, r.xmin::text as version),
             ev as (insert into ${runEvents} (run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope)
-              select upd.id, upd.event_seq, upd.tenant, i.source, i.event_id, i.type, i.time::timestamptz, upd.state, ${sql.placeholder('reason')}::text, i.data::jsonb, i.envelope::jsonb
+              select upd.id, upd.event_seq, upd.tenant, i.source, i.event_id, i.type, i.time::timestamptz, upd.state, ${sql.placeholder('reason')}::text, i.envelope::jsonb -> 'data', i.envelope::jsonb
               from upd join input i on i.run_id = upd.id
               returning *)${hookSql ? sql`, hook as (${hookSql.insert})` : sql``}
             select ${sql.join(runColumnNames.map((c) => sql`upd.${sql.identifier(c)}`), sql`, `)}, upd.moved, upd.version,
@@ -237,8 +238,8 @@ export function createRelay(options: RelayOptions) {
           eventIds: dispatched.map((d) => d.envelope.id),
           types: dispatched.map((d) => d.envelope.type),
           times: dispatched.map((d) => time(d.envelope.time)),
-          datas: dispatched.map((d) => (d.envelope.data === undefined || d.envelope.data === null ? null : JSON.stringify(d.envelope.data))),
-          envelopes: dispatched.map((d) => JSON.stringify(d.envelope)),
+          // Made once: the fan-out sends the same text (envelope-json.ts).
+          envelopes: dispatched.map((d) => envelopeJson(d.envelope)),
           reason: DISPATCHED_REASON,
         });
       // Rows with no dispatched event (cancels) are marked sent by the same statement (a

@@ -110,13 +110,13 @@ export function createRunService(options: RunServiceOptions) {
       deadline: p('deadline'),
       nextSeq: p('nextSeq'),
     };
-  const runInsert = db.insert(runs).values(runInsertValues).returning();
-  // The single statement's insert also returns the row's version (runs/versions.ts).
-  const runInsertVersioned = db
+  // The run's row and its version (runs/versions.ts): nothing else writes the
+  // run in the trigger's statement or transaction, so it stands after the commit.
+  const runInsert = db
     .insert(runs)
     .values(runInsertValues)
     .returning({ ...getTableColumns(runs), version: sql<string>`xmin::text`.as('version') });
-  const insertRun = { query: runInsert.toSQL(), fields: allColumns(runs) };
+  const insertRun = { query: runInsert.toSQL(), fields: [...allColumns(runs), { path: ['version'], field: sql<string>`` }] as SelectedFieldsOrdered };
   const eventInsert = db
     .insert(runEvents)
     .values({
@@ -163,7 +163,7 @@ export function createRunService(options: RunServiceOptions) {
   const runColumns = columnsOf(runs, 'run', 'run');
   const eventColumns = columnsOf(runEvents, 'ev', 'event');
   const oneStatement = {
-    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsertVersioned.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
+    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
       firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
     } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id, run.version from run, ev, ob`),
     fields: [
@@ -310,6 +310,7 @@ export function createRunService(options: RunServiceOptions) {
       return ok({ run: row!.run, replayed: false });
     }
     let outboxId: number | undefined;
+    let insertedVersion: string | undefined;
     const outcome = await db.transaction(async (tx): Promise<Result<TriggerOutcome>> => {
       if (req.idempotencyKey) {
         const hash = requestHash({ serviceId: req.serviceId, actionId: req.actionId, input: req.input, definitionId: meta.definition?.id ?? null });
@@ -343,17 +344,20 @@ export function createRunService(options: RunServiceOptions) {
       // on the transaction's connection) as named prepared statements: one
       // round trip, where unprepared statements with parameters cost two each
       // (postgres.js describes them first) and wait for one another.
-      const [[run], [firstEvent], [queued]] = await Promise.all([
-        execute<RunRow[]>(tx, insertRun, 'runs_trigger_run', runValues),
+      const [[inserted], [firstEvent], [queued]] = await Promise.all([
+        execute<Array<RunRow & { version: string }>>(tx, insertRun, 'runs_trigger_run', runValues),
         execute<RunEventRow[]>(tx, insertEvent, 'runs_trigger_event', eventValues),
         execute<Array<{ id: number }>>(tx, insertOutbox, 'runs_trigger_outbox', outboxValues),
         execute<unknown>(tx, { query: insertAudit }, 'runs_trigger_audit', auditValues),
       ]);
-      await options.onStoredInTx?.(tx, firstEvent!, run!);
+      const { version, ...row } = inserted!;
+      await options.onStoredInTx?.(tx, firstEvent!, row);
       outboxId = queued!.id;
-      return ok({ run: run!, replayed: false });
+      insertedVersion = version;
+      return ok({ run: row, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
+      options.runVersions?.remember({ ...outcome.value.run, version: insertedVersion! });
       committed(outboxId!);
       options.onRunChanged?.(outcome.value.run);
     }
