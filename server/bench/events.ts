@@ -958,6 +958,8 @@ function table(results: PhaseResult[], serverVersion: string): string {
       row(['', 'ms to deliver all', f(ft.gatewayMs, 0), f(ft.wsMs, 0), '', '']),
       row(['', 'lost events', String(ft.lost), String(ft.expected - ft.wsReceived), '', `0: ${mark(ft.lost === 0 && ft.outOfOrder === 0)}${ft.outOfOrder ? ` (${ft.outOfOrder} out of order)` : ''}`]),
       row(['', 'gateway RSS KiB per subscriber', f(ft.rssPerSubscriber / 1024, 1), '', '', `≤ 64 KiB: ${mark(ft.rssPerSubscriber <= 64 * 1024)} (${f(ft.rssBefore / 2 ** 20, 0)} → ${f(ft.rssAfter / 2 ** 20, 0)} MiB)`]),
+      row(['ingest', `events/s persisted (${r.ingest.events} events)`, f(r.ingest.rate, 0), f(r.ingest.baselineRate, 0), f(ingestRatio, 2), `ratio ≥ 0.5: ${mark(ingestRatio >= 0.5)}`]),
+      row(['', 'baseline: median of three multi-row insert passes', '', '', '', '']),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -9,6 +9,7 @@ import { asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
+import { aboutOneRow, keySet } from '../db/key-set.js';
 import { outbox, runEvents, runs } from '../db/schema.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -167,6 +168,7 @@ const OPTIMISTIC_MAX_BATCH = 16;
  * events of the runs updated (no ON CONFLICT: an event stored meanwhile fails
  * the statement, which then writes nothing) and, when the webhook hook can say
  * it in SQL, enqueue their deliveries. Returns each stored event with its run.
+ * Its runs and outbox rows are found through their keys' indexes (db/key-set.ts).
  */
 function optimisticWrite(hook: StoredEventHook['inStatement']) {
   const eventColumns = Object.values(getTableColumns(runEvents));
@@ -175,12 +177,13 @@ function optimisticWrite(hook: StoredEventHook['inStatement']) {
         select * from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('versions')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
           ${sql.placeholder('states')}::text[], ${sql.placeholder('reasons')}::text[], ${sql.placeholder('setOutputs')}::integer[], ${sql.placeholder('outputs')}::text[],
           ${sql.placeholder('setErrors')}::integer[], ${sql.placeholder('errors')}::text[], ${sql.placeholder('setFinished')}::integer[], ${sql.placeholder('setDispatched')}::integer[])
-          as t(id, version, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished, set_dispatched)),
+          as t(id, version, next_seq, output_bytes, state, reason, set_output, output, set_error, error, set_finished, set_dispatched)
+        ${aboutOneRow('runCount')}),
       u as (update ${runs} r set ${runsUpdateSet(sql`r`, sql`t`)}
         from target t where r.id = t.id and r.xmin::text = t.version
         returning r.id, r.xmin::text as version, r.updated_at, r.last_event_at, r.finished_at, r.dispatched_at),
       sent as (update ${outbox} set sent_at = now(), claimed_until = null
-        where id = any(${sql.placeholder('outboxIds')}::bigint[]) and run_id in (select id from u)),
+        where id in ${keySet('outboxIds', 'outboxCount', 'bigint')} and run_id in (select id from u)),
       ev as (insert into ${runEvents} (${sql.join(
         eventColumns.map((c) => sql.identifier(c.name)),
         sql`, `,
@@ -462,11 +465,11 @@ export function createEventIngest(options: EventIngestOptions) {
       tx
         .select({ ...getTableColumns(runs), version: sql<string>`xmin::text`, txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
         .from(runs)
-        .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
+        .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
         .orderBy(asc(runs.id))
         .for('update')
         .prepare('ingest_lock_runs')
-        .execute({ ids }),
+        .execute({ ids, count: ids.length }),
       tx
         .select({ source: runEvents.source, eventId: runEvents.eventId })
         .from(runEvents)
@@ -564,9 +567,9 @@ export function createEventIngest(options: EventIngestOptions) {
       const read = await db
         .select({ ...getTableColumns(runs), version: sql<string>`xmin::text` })
         .from(runs)
-        .where(sql`${runs.id} = any(${sql.placeholder('ids')}::text[])`)
+        .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
         .prepare('ingest_read_runs')
-        .execute({ ids: unknown });
+        .execute({ ids: unknown, count: unknown.length });
       for (const row of read) byId.set(row.id, row);
     }
     const plan = planBatch(all, byId, new Set(), STATEMENT_TIME, dispatches);
@@ -580,7 +583,13 @@ export function createEventIngest(options: EventIngestOptions) {
       try {
         written = await db._.session
           .prepareQuery<{ execute: OptimisticRow[]; all: unknown; values: unknown }>(statement.query, statement.fields, 'ingest_store_optimistic', true)
-          .execute({ ...runsUpdateParams(plan), ...eventInsertParams(toStore), outboxIds: taken.map((t) => t.outboxId) });
+          .execute({
+            ...runsUpdateParams(plan),
+            runCount: plan.touched.size,
+            ...eventInsertParams(toStore),
+            outboxIds: taken.map((t) => t.outboxId),
+            outboxCount: taken.length,
+          });
       } catch (error) {
         for (const record of taken) giveBack(record);
         if (isUniqueViolation(error)) return null;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildCommandEnvelope,
+  CommandEnvelopeSchema,
   commandErrorHttpStatus,
   parseCommandEnvelope,
   type BuildCommandParams,
@@ -77,6 +78,19 @@ describe('buildCommandEnvelope', () => {
     }
   });
 
+  // Built without a schema pass (a trigger's hot path): the schema takes each built envelope as it is.
+  it.each<[string, Partial<BuildCommandParams>]>([
+    ['the least', { input: undefined }],
+    ['an input', { input: { nested: [1, 'two', null, { deep: true }] } }],
+    ['a cancel', { command: 'synapse.run.cancel', input: null }],
+    ['every optional member', { idempotencyKey: 'k'.repeat(255), actorTrn: 'trn:synapse:acme:user/alice', authzScopes: ['a', 'b:c'], deadline: NOW + 1, definition: { id: 'd', kind: 'prompt', spec: { template: 'hi' } } }],
+    ['legacy ids', { serviceId: 'svc_with-dash', actionId: 'A1_b-2', runId: 'r'.repeat(128) }],
+  ])('builds an envelope CommandEnvelopeSchema keeps unchanged: %s', (_name, over) => {
+    const r = buildCommandEnvelope(params(over));
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(CommandEnvelopeSchema.parse(JSON.parse(JSON.stringify(r.value)))).toEqual(JSON.parse(JSON.stringify(r.value)));
+  });
+
   it.each<[string, Partial<BuildCommandParams>, string]>([
     ['id not a UUIDv7', { id: 'cmd-1' }, 'id'],
     ['id a UUIDv4', { id: 'f47ac10b-58cc-4372-a567-0e02b2c3d479' }, 'id'],
@@ -93,6 +107,10 @@ describe('buildCommandEnvelope', () => {
     ['definition without kind', { definition: { id: 'd', kind: '', spec: {} } }, 'parameters.definition.kind'],
     ['idempotency key too long', { idempotencyKey: 'k'.repeat(256) }, 'idempotencyKey'],
     ['actorTrn not a TRN', { actorTrn: 'alice' }, 'actorTrn'],
+    ['idempotency key empty', { idempotencyKey: '' }, 'idempotencyKey'],
+    ['too many authz scopes', { authzScopes: Array.from({ length: 65 }, (_, i) => `s${i}`) }, 'authzScopes'],
+    ['an empty authz scope', { authzScopes: ['actions:execute', ''] }, 'authzScopes[1]'],
+    ['command unknown', { command: 'synapse.run.delete' as never }, 'command'],
     ['input too large', { input: 'x'.repeat(256 * 1024) }, 'parameters'],
     ['input not JSON', { input: 10n }, 'parameters'],
   ])('rejects %s at %s', (_name, over, path) => {

@@ -243,6 +243,38 @@ describe('buildEventEnvelope', () => {
   });
 });
 
+describe('buildEventEnvelope without the schema (the hot path) gives what the schema gives', () => {
+  const axon = { ...gw(), source: 'trn:synapse:acme:service/memory-sidecar-python', shortType: 'progress' as const };
+  it.each<[string, Parameters<typeof buildEventEnvelope>[0]]>([
+    ['a requested event', { ...gw(), source: 'trn:synapse:acme:gateway', shortType: 'requested', data: { status: 'requested' } }],
+    ['a dispatched event', { ...gw(), source: 'trn:synapse:acme:gateway', shortType: 'dispatched', data: { status: 'dispatched' } }],
+    ['progress, chunk and other data members in any order', { ...axon, data: { zz: [1], chunk: 'c', progress: 0.5, status: 'running', note: { progress: 3 } } as never }],
+    ['an actorTrn', { ...axon, data: { status: 'running' }, actorTrn: 'trn:synapse:acme:user/alice' }],
+    ['relatedTrns (schema only)', { ...axon, data: { status: 'running' }, relatedTrns: ['trn:oss:acme:object/x'] }],
+    ['a numeric status (schema only)', { ...axon, data: { status: 3 } as never }],
+    ['an output and an error', { ...gw(), source: 'trn:synapse:acme:service/memory-sidecar-python', shortType: 'failed', data: { status: 'failed', output: { a: 1 }, error: { code: 'E', message: 'm' } } as never }],
+  ])('%s', (_name, params) => {
+    const built = buildEventEnvelope(params);
+    expect(built.ok).toBe(true);
+    if (!built.ok) return;
+    const bySchema = EventEnvelopeSchema.parse(JSON.parse(JSON.stringify(built.value)));
+    expect(built.value).toEqual(bySchema);
+    expect(Object.keys(built.value)).toEqual(Object.keys(bySchema));
+    expect(Object.keys(built.value.data)).toEqual(Object.keys(bySchema.data));
+  });
+
+  it.each<[string, Partial<Parameters<typeof buildEventEnvelope>[0]>, string]>([
+    ['a source that is no TRN', { source: 'memory-sidecar-python' }, 'source'],
+    ['an actorTrn that is no TRN', { actorTrn: 'alice' }, 'actorTrn'],
+    ['an empty correlationId', { correlationId: '' }, 'correlationId'],
+    ['a status of 65 characters', { data: { status: 's'.repeat(65) } }, 'data.status'],
+  ])('rejects %s as the schema does', (_name, over, path) => {
+    const built = buildEventEnvelope({ ...axon, data: { status: 'running' }, ...over });
+    expect(built.ok).toBe(false);
+    if (!built.ok) expect([built.error.code, built.error.path]).toEqual(['invalid_event', path]);
+  });
+});
+
 describe('fastAxonEnvelope (the hot path beside EventEnvelopeSchema)', () => {
   const variants: Array<[string, (e: Json) => void]> = [
     ['as sent', () => {}],

@@ -389,7 +389,8 @@ export function buildEventEnvelope(p: BuildEventParams): Result<EventEnvelope, '
   };
   if (p.actorTrn !== undefined) candidate.actorTrn = p.actorTrn;
   if (p.relatedTrns !== undefined) candidate.relatedTrns = [...p.relatedTrns];
-  const parsed = EventEnvelopeSchema.safeParse(candidate);
+  const built = fastBuiltEnvelope(candidate);
+  const parsed = built ? { success: true as const, data: built } : EventEnvelopeSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);
     return invalid(issue.path, issue.message);
@@ -400,6 +401,24 @@ export function buildEventEnvelope(p: BuildEventParams): Result<EventEnvelope, '
     return err('too_large', 'data', `data is ${size.value} bytes serialized; the limit is ${EVENT_LIMITS.maxDataBytes}`);
   }
   return ok(parsed.data);
+}
+
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+/**
+ * What `EventEnvelopeSchema` returns for an envelope built by buildEventEnvelope
+ * (its members already in the schema's order, time and trace id in normal
+ * form), checked by hand as fastAxonEnvelope checks an Axon's; undefined hands
+ * it to the schema (`relatedTrns`, a `data` fastData does not take, anything
+ * invalid). test: event.test.ts compares both.
+ */
+function fastBuiltEnvelope(c: Record<string, unknown>): EventEnvelope | undefined {
+  if (c.relatedTrns !== undefined || !isEnvelopeId(c.id) || !isTrn(c.source) || typeof c.type !== 'string' || !EVENT_TYPE_SET.has(c.type)) return undefined;
+  if (typeof c.tenant !== 'string' || !TENANT_PATTERN.test(c.tenant) || !isTrn(c.resourceTrn) || !isEnvelopeId(c.runId) || !isEnvelopeId(c.correlationId)) return undefined;
+  if (c.actorTrn !== undefined && !isTrn(c.actorTrn)) return undefined;
+  const data = fastData(c.data);
+  if (data === undefined) return undefined;
+  return { ...c, data } as unknown as EventEnvelope;
 }
 
 export interface BuildGatewayEventParams extends Omit<BuildEventParams, 'source' | 'shortType'> {

@@ -18,6 +18,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
+import { keySet } from '../db/key-set.js';
 import { outbox, runEvents, runs } from '../db/schema.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { Logger } from '../observability/logger.js';
@@ -192,8 +193,8 @@ export function createRelay(options: RelayOptions) {
               select * from unnest(${sql.placeholder('runIds')}::text[], ${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[],
                 ${sql.placeholder('types')}::text[], ${sql.placeholder('times')}::text[], ${sql.placeholder('envelopes')}::text[])
                 as u(run_id, source, event_id, type, time, envelope)),
-            sent as (update ${outbox} set sent_at = now(), claimed_until = null where id = any(${sql.placeholder('outboxIds')}::bigint[])),
-            locked as (select r.id, r.state, r.next_seq from ${runs} r where r.id = any(${sql.placeholder('runIds')}::text[]) order by r.id for update),
+            sent as (update ${outbox} set sent_at = now(), claimed_until = null where id in ${keySet('outboxIds', 'outboxCount', 'bigint')}),
+            locked as (select r.id, r.state, r.next_seq from ${runs} r where r.id in ${keySet('runIds', 'runCount', 'text')} order by r.id for update),
             upd as (update ${runs} r set next_seq = l.next_seq + 1, last_event_at = now(), updated_at = now(),
                 state = case when l.state = 'requested' then 'dispatched' else r.state end,
                 reason = case when l.state = 'requested' then ${sql.placeholder('reason')}::text else r.reason end,
@@ -233,7 +234,9 @@ export function createRelay(options: RelayOptions) {
         )
         .execute({
           outboxIds: rows.map((r) => r.id),
+          outboxCount: rows.length,
           runIds: dispatched.map((d) => d.runId),
+          runCount: dispatched.length,
           sources: dispatched.map((d) => d.envelope.source),
           eventIds: dispatched.map((d) => d.envelope.id),
           types: dispatched.map((d) => d.envelope.type),
@@ -511,11 +514,12 @@ export function createRelay(options: RelayOptions) {
       }
       handedOver.push(command);
       if (command.runId !== null && !dispatchWaits.has(command.runId)) awaitDispatch(command.runId);
-      // After the current turn: the trigger's response is written first, and
-      // the commands of one turn go out together.
+      // Once the current microtasks have run: before the trigger's answer,
+      // which waits for the next turn, and together with the other commands
+      // committed in the same read.
       if (wakeScheduled) return;
       wakeScheduled = true;
-      setImmediate(() => {
+      queueMicrotask(() => {
         wakeScheduled = false;
         wake();
       });

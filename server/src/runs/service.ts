@@ -283,9 +283,13 @@ export function createRunService(options: RunServiceOptions) {
       attempts: lease ? 1 : 0,
     };
     // After the commit: the leased row goes straight to its relay, else any relay claims it.
-    const committed = (outboxId: number) => {
-      if (lease && options.outboxRelay) options.outboxRelay.handOff({ id: outboxId, runId, topic, payload: envelope.value, text: payloadText });
-      else options.onOutbox();
+    const committed = async (outboxId: number): Promise<void> => {
+      if (!lease || !options.outboxRelay) return options.onOutbox();
+      options.outboxRelay.handOff({ id: outboxId, runId, topic, payload: envelope.value, text: payloadText });
+      // The relay publishes within this turn's microtasks and ticks; the answer
+      // and the run's first update wait for the next turn, so the command's
+      // bytes leave first and the Axon starts while they are written.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     };
     const auditValues = {
       tenant,
@@ -305,7 +309,7 @@ export function createRunService(options: RunServiceOptions) {
         .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues });
       firstEventHook?.inserted(row!.hookRows);
       options.runVersions?.remember({ ...row!.run, version: row!.version });
-      committed(row!.outboxId);
+      await committed(row!.outboxId);
       options.onRunChanged?.(row!.run);
       return ok({ run: row!.run, replayed: false });
     }
@@ -358,7 +362,7 @@ export function createRunService(options: RunServiceOptions) {
     });
     if (outcome.ok && !outcome.value.replayed) {
       options.runVersions?.remember({ ...outcome.value.run, version: insertedVersion! });
-      committed(outboxId!);
+      await committed(outboxId!);
       options.onRunChanged?.(outcome.value.run);
     }
     return outcome;
