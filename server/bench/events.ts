@@ -21,8 +21,9 @@
  *  - Ingest: events/s persisted from MQTT (an Axon publishes 20,000 progress
  *    events over 50 runs with QoS 1, as fast as the broker takes them; the
  *    clock stops when the gateway has committed the last) beside postgres.js
- *    inserting the same stored rows, multi-row, 500 per statement, into a copy
- *    of run_events (the median of three passes).
+ *    inserting the first pass's stored rows, multi-row, 500 per statement,
+ *    into a copy of run_events. Three passes of each, taken in turn, the
+ *    medians compared; the gateway's first (cold) pass is printed too.
  *
  * The gateway runs in this process (with the floor and the bare `ws`
  * broadcaster, idle while the gateway is measured); the Axon and the clients
@@ -694,7 +695,7 @@ interface PhaseResult {
     rssAfter: number;
     rssPerSubscriber: number;
   };
-  ingest: { events: number; ms: number; rate: number; baselineRows: number; baselineMs: number; baselineRate: number };
+  ingest: { events: number; ms: number; rate: number; firstPassRate: number; baselineRows: number; baselineMs: number; baselineRate: number };
 }
 
 async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; axon: ChildProcess; clients: ChildProcess }): Promise<PhaseResult> {
@@ -839,37 +840,39 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   });
   const stored = gateway.metrics.registry.getSingleMetric('synapse_events_stored_total') as unknown as { get(): Promise<{ values: Array<{ value: number }> }> };
   const storedCount = async () => (await stored.get()).values[0]?.value ?? 0;
-  const before = await storedCount();
-  progress(`${label}: ingest: ${INGEST_EVENTS} progress events over ${INGEST_RUNS} runs, QoS 1, one Axon connection`);
-  const ingestStart = clock();
-  const sending = ask(ctx.axon, { type: 'ingest', runIds: ingestRuns, total: INGEST_EVENTS });
-  let ingestEnd = 0;
-  await waitFor('the gateway to store every ingest event', 120_000, async () => {
-    if ((await storedCount()) - before >= INGEST_EVENTS) ingestEnd = clock();
-    return ingestEnd > 0;
-  });
-  await sending;
-  const ingestMs = ingestEnd - ingestStart;
-  const [row] = await sql<{ n: string }[]>`select count(*) as n from run_events where run_id = any(${ingestRuns}) and type = 'aionix.openact.action.progress'`;
-  const persisted = Number(row!.n);
-  if (persisted !== INGEST_EVENTS) throw new Error(`${label}: ${persisted} ingest events in run_events, expected ${INGEST_EVENTS}`);
-  // Each run's log is gap-free (seq 1..n) and its next_seq follows it.
-  const [gaps] = await sql<{ n: string }[]>`select count(*) as n from runs r
-    where r.id = any(${ingestRuns}) and (r.next_seq - 1 <> (select count(*) from run_events e where e.run_id = r.id) or r.next_seq - 1 <> (select max(seq) from run_events e where e.run_id = r.id) or r.state <> 'running')`;
-  if (Number(gaps!.n) !== 0) throw new Error(`${label}: ${gaps!.n} ingest runs whose next_seq, log or state is inconsistent`);
-  progress(`${label}: ingest: ${persisted} stored in ${ingestMs.toFixed(0)} ms (${((persisted / ingestMs) * 1000).toFixed(0)}/s)`);
+  // Three gateway passes over the same runs and three baseline passes, taken
+  // in turn (gateway, baseline, gateway, …) so that the machine's drift
+  // reaches both sides alike; the median of each side is compared. The first
+  // gateway pass also pays for compiling the batch path (the round trips
+  // before it ran only the one-statement path for small batches): printed too.
+  const ingestPasses: number[] = [];
+  const gatewayPass = async (pass: number) => {
+    const before = await storedCount();
+    progress(`${label}: ingest pass ${pass} of 3: ${INGEST_EVENTS} progress events over ${INGEST_RUNS} runs, QoS 1, one Axon connection`);
+    const ingestStart = clock();
+    const sending = ask(ctx.axon, { type: 'ingest', runIds: ingestRuns, total: INGEST_EVENTS });
+    let ingestEnd = 0;
+    await waitFor('the gateway to store every ingest event', 120_000, async () => {
+      if ((await storedCount()) - before >= INGEST_EVENTS) ingestEnd = clock();
+      return ingestEnd > 0;
+    });
+    await sending;
+    ingestPasses.push(ingestEnd - ingestStart);
+    progress(`${label}: ingest pass ${pass} of 3: ${INGEST_EVENTS} stored in ${(ingestEnd - ingestStart).toFixed(0)} ms (${((INGEST_EVENTS / (ingestEnd - ingestStart)) * 1000).toFixed(0)}/s)`);
+  };
 
-  // Baseline: the same rows, multi-row inserts with postgres.js of as many rows as an ingest batch on Postgres.
+  // Baseline: the first pass's stored rows, multi-row inserts with postgres.js
+  // of as many rows as an ingest batch on Postgres, into an emptied copy of
+  // run_events (one pass lasts under a second; single passes varied from
+  // 20,000 to 37,000 rows/s here).
+  await gatewayPass(1);
   const columns = ['run_id', 'seq', 'tenant', 'source', 'event_id', 'type', 'time', 'state', 'reason', 'data', 'envelope', 'received_at'];
   const rows = await sql`select run_id, seq, tenant, source, event_id, type, time, state, reason, data, envelope, received_at
     from run_events where run_id = any(${ingestRuns}) and type = 'aionix.openact.action.progress' order by id`;
   await sql`create table bench_ingest (like run_events including all)`;
   const batch = EVENT_INGEST_LIMITS.maxBatchPostgres;
-  // Three passes into an emptied table, the median taken: one pass lasts under
-  // a second, and a single one varied from 20,000 to 37,000 rows/s here.
   const passes: number[] = [];
-  let copied: { n: string } | undefined;
-  for (let pass = 0; pass < 3; pass++) {
+  const baselinePass = async (pass: number) => {
     await sql`truncate bench_ingest`;
     const baselineStart = performance.now();
     for (let i = 0; i < rows.length; i += batch) {
@@ -877,12 +880,28 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
       await sql`insert into bench_ingest ${sql(chunk as never, columns as never)}`;
     }
     passes.push(performance.now() - baselineStart);
-    [copied] = await sql<{ n: string }[]>`select count(*) as n from bench_ingest`;
+    const [copied] = await sql<{ n: string }[]>`select count(*) as n from bench_ingest`;
+    if (Number(copied!.n) !== rows.length) throw new Error(`${label}: baseline pass ${pass} copied ${copied!.n} of ${rows.length} rows`);
+    progress(`${label}: ingest baseline pass ${pass} of 3: ${rows.length} rows in ${passes.at(-1)!.toFixed(0)} ms (${((rows.length / passes.at(-1)!) * 1000).toFixed(0)}/s)`);
+  };
+  await baselinePass(1);
+  for (let pass = 2; pass <= 3; pass++) {
+    await gatewayPass(pass);
+    await baselinePass(pass);
   }
-  const baselineMs = passes.sort((a, b) => a - b)[1]!;
   await sql`drop table bench_ingest`;
+  const ingestMs = [...ingestPasses].sort((a, b) => a - b)[1]!;
+  const baselineMs = [...passes].sort((a, b) => a - b)[1]!;
+
+  const [row] = await sql<{ n: string }[]>`select count(*) as n from run_events where run_id = any(${ingestRuns}) and type = 'aionix.openact.action.progress'`;
+  const persisted = Number(row!.n);
+  if (persisted !== 3 * INGEST_EVENTS) throw new Error(`${label}: ${persisted} ingest events in run_events, expected ${3 * INGEST_EVENTS}`);
+  // Each run's log is gap-free (seq 1..n) and its next_seq follows it.
+  const [gaps] = await sql<{ n: string }[]>`select count(*) as n from runs r
+    where r.id = any(${ingestRuns}) and (r.next_seq - 1 <> (select count(*) from run_events e where e.run_id = r.id) or r.next_seq - 1 <> (select max(seq) from run_events e where e.run_id = r.id) or r.state <> 'running')`;
+  if (Number(gaps!.n) !== 0) throw new Error(`${label}: ${gaps!.n} ingest runs whose next_seq, log or state is inconsistent`);
   await sql.end({ timeout: 5 });
-  progress(`${label}: ingest baseline: ${copied!.n} rows in ${baselineMs.toFixed(0)} ms (median of ${passes.map((ms) => ms.toFixed(0)).join(', ')}) (${((rows.length / baselineMs) * 1000).toFixed(0)}/s)`);
+  progress(`${label}: ingest: ${persisted} stored, each once, logs gap-free; median pass ${ingestMs.toFixed(0)} ms (${((INGEST_EVENTS / ingestMs) * 1000).toFixed(0)}/s), baseline ${baselineMs.toFixed(0)} ms (${((rows.length / baselineMs) * 1000).toFixed(0)}/s)`);
 
   await ask(ctx.axon, { type: 'stop' });
   await gateway.close();
@@ -918,7 +937,7 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
       rssAfter,
       rssPerSubscriber: (rssAfter - rssBefore) / SUBSCRIBERS,
     },
-    ingest: { events: persisted, ms: ingestMs, rate: (persisted / ingestMs) * 1000, baselineRows: rows.length, baselineMs, baselineRate: (rows.length / baselineMs) * 1000 },
+    ingest: { events: INGEST_EVENTS, ms: ingestMs, rate: (INGEST_EVENTS / ingestMs) * 1000, firstPassRate: (INGEST_EVENTS / ingestPasses[0]!) * 1000, baselineRows: rows.length, baselineMs, baselineRate: (rows.length / baselineMs) * 1000 },
   };
 }
 
@@ -958,8 +977,9 @@ function table(results: PhaseResult[], serverVersion: string): string {
       row(['', 'ms to deliver all', f(ft.gatewayMs, 0), f(ft.wsMs, 0), '', '']),
       row(['', 'lost events', String(ft.lost), String(ft.expected - ft.wsReceived), '', `0: ${mark(ft.lost === 0 && ft.outOfOrder === 0)}${ft.outOfOrder ? ` (${ft.outOfOrder} out of order)` : ''}`]),
       row(['', 'gateway RSS KiB per subscriber', f(ft.rssPerSubscriber / 1024, 1), '', '', `≤ 64 KiB: ${mark(ft.rssPerSubscriber <= 64 * 1024)} (${f(ft.rssBefore / 2 ** 20, 0)} → ${f(ft.rssAfter / 2 ** 20, 0)} MiB)`]),
-      row(['ingest', `events/s persisted (${r.ingest.events} events)`, f(r.ingest.rate, 0), f(r.ingest.baselineRate, 0), f(ingestRatio, 2), `ratio ≥ 0.5: ${mark(ingestRatio >= 0.5)}`]),
-      row(['', 'baseline: median of three multi-row insert passes', '', '', '', '']),
+      row(['ingest', `events/s persisted (3 passes of ${r.ingest.events} events)`, f(r.ingest.rate, 0), f(r.ingest.baselineRate, 0), f(ingestRatio, 2), `ratio ≥ 0.5: ${mark(ingestRatio >= 0.5)}`]),
+      row(['', 'first pass events/s', f(r.ingest.firstPassRate, 0), '', f(r.ingest.firstPassRate / r.ingest.baselineRate, 2), 'informational']),
+      row(['', 'both sides: the median of three passes, taken in turn', '', '', '', '']),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -42,13 +42,28 @@ const MAX_CHANGES_PER_MESSAGE = 200;
  */
 export function changeJson(change: Change): string {
   if (change.kind !== 'event') return JSON.stringify(change);
-  const { event, ...outer } = change;
-  const { envelope, time, receivedAt, ...rest } = event;
+  const { event } = change;
+  const { envelope } = event;
   const text = typeof envelope === 'object' && envelope !== null ? knownEnvelopeJson(envelope) : undefined;
   if (text === undefined) return JSON.stringify(change);
+  // Member by member, not by rest patterns (`{ event, ...outer }`), which copy
+  // an object about ten times slower; the types keep the lists complete.
+  const outer: Omit<typeof change, 'event'> = { kind: change.kind, tenant: change.tenant, runId: change.runId, serviceId: change.serviceId };
+  const rest: Omit<RunEventRow, 'envelope' | 'time' | 'receivedAt'> = {
+    id: event.id,
+    runId: event.runId,
+    seq: event.seq,
+    tenant: event.tenant,
+    source: event.source,
+    eventId: event.eventId,
+    type: event.type,
+    state: event.state,
+    reason: event.reason,
+    data: event.data,
+  };
   const head = JSON.stringify(outer);
   const body = JSON.stringify(rest);
-  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"event":${body.slice(0, -1)}${body.length > 2 ? ',' : ''}"time":${dateJson(time)},"receivedAt":${dateJson(receivedAt)},"envelope":${text}}}`;
+  return `${head.slice(0, -1)},"event":${body.slice(0, -1)},"time":${dateJson(event.time)},"receivedAt":${dateJson(event.receivedAt)},"envelope":${text}}}`;
 }
 
 /** A timestamp member's JSON, as JSON.stringify writes a Date (null when invalid). */

@@ -29,7 +29,7 @@ import {
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
 import type { TakenDispatch } from '../runs/relay.js';
-import type { RunVersions, VersionedRun } from '../runs/versions.js';
+import { type RunVersions, type VersionedRun, withoutVersion } from '../runs/versions.js';
 import { envelopeJson, envelopesJsonArray, rememberEnvelopeJson } from './envelope-json.js';
 
 export const EVENT_INGEST_LIMITS = {
@@ -120,8 +120,10 @@ const updateRuns = dialect.sqlToQuery(sql`
  * The rows of a batch's multi-row insert, one array per column (same order):
  * one shape whatever the batch's size, so the insert runs as a prepared
  * statement (a VALUES list has one parameter per cell, a new statement per
- * batch size). Columns in the table's order; `id` and `received_at` as their
- * defaults would be. The envelopes, the bulk of a batch's bytes, travel as
+ * batch size). Columns in the table's order but `id`, whose default draws
+ * from the table's own sequence (a `nextval(pg_get_serial_sequence(…))` in
+ * the select looked the sequence up again for every row, ~3 µs each in
+ * Postgres); `received_at` as its default would be. The envelopes, the bulk of a batch's bytes, travel as
  * one JSON array (`envelopes`, zipped with the arrays by ROWS FROM): each
  * envelope's text is made once (envelope-json.ts, reused by the fan-out) and
  * sent as it is, where a text[] of JSON texts would be escaped element by
@@ -129,11 +131,24 @@ const updateRuns = dialect.sqlToQuery(sql`
  * `run_id` (the run was found by it), `tenant` (the run's, checked equal),
  * `source`, `event_id`, `type` and `data`, as stored before.
  */
-const insertEventsSelect = sql`select nextval(pg_get_serial_sequence('run_events', 'id')), v.envelope ->> 'runId', v.seq, v.envelope ->> 'tenant',
+const insertEventsSelect = sql`select v.envelope ->> 'runId', v.seq, v.envelope ->> 'tenant',
     v.envelope ->> 'source', v.envelope ->> 'id', v.envelope ->> 'type', v.time::timestamptz, v.state, v.reason, v.envelope -> 'data', v.envelope, now()
   from rows from (unnest(${sql.placeholder('seqs')}::integer[]), unnest(${sql.placeholder('times')}::text[]), unnest(${sql.placeholder('eventStates')}::text[]),
     unnest(${sql.placeholder('eventReasons')}::text[]), jsonb_array_elements(${sql.placeholder('envelopes')}::jsonb))
     as v(seq, time, state, reason, envelope)`;
+
+/** run_events' columns as insertEventsSelect gives them: all but `id`. */
+const insertEventsColumns = sql.join(
+  Object.values(getTableColumns(runEvents))
+    .filter((column) => column !== runEvents.id)
+    .map((column) => sql.identifier(column.name)),
+  sql`, `,
+);
+
+/** A batch's events, each once: one stored meanwhile is skipped, and the ids returned are fewer. */
+const insertEvents = dialect.sqlToQuery(sql`insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
+  on conflict (source, event_id) do nothing returning id`);
+const insertEventsFields: SelectedFieldsOrdered = [{ path: ['id'], field: runEvents.id }];
 
 type Outcome = IngestResult & { changed?: boolean };
 interface TouchFlags {
@@ -171,7 +186,6 @@ const OPTIMISTIC_MAX_BATCH = 16;
  * Its runs and outbox rows are found through their keys' indexes (db/key-set.ts).
  */
 function optimisticWrite(hook: StoredEventHook['inStatement']) {
-  const eventColumns = Object.values(getTableColumns(runEvents));
   return {
     query: dialect.sqlToQuery(sql`with target as (
         select * from unnest(${sql.placeholder('ids')}::text[], ${sql.placeholder('versions')}::text[], ${sql.placeholder('nextSeqs')}::integer[], ${sql.placeholder('outputBytes')}::bigint[],
@@ -184,10 +198,7 @@ function optimisticWrite(hook: StoredEventHook['inStatement']) {
         returning r.id, r.xmin::text as version, r.updated_at, r.last_event_at, r.finished_at, r.dispatched_at),
       sent as (update ${outbox} set sent_at = now(), claimed_until = null
         where id in ${keySet('outboxIds', 'outboxCount', 'bigint')} and run_id in (select id from u)),
-      ev as (insert into ${runEvents} (${sql.join(
-        eventColumns.map((c) => sql.identifier(c.name)),
-        sql`, `,
-      )}) ${insertEventsSelect} where v.envelope ->> 'runId' in (select id from u)
+      ev as (insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect} where v.envelope ->> 'runId' in (select id from u)
         returning id, run_id, seq, tenant, type, received_at)${hook ? sql`, hook as (${hook.insert})` : sql``}
       select ev.id, ev.run_id, ev.seq, ev.received_at, u.version, u.updated_at, u.last_event_at, u.finished_at, u.dispatched_at,
         ${hook ? sql`(select count(*) from hook)::int` : sql`0`}
@@ -443,11 +454,16 @@ export function createEventIngest(options: EventIngestOptions) {
    * The same as storeOne for each event in turn, in a few statements for the
    * whole batch: the batch's runs are locked at once (in id order), the plan
    * is worked out in memory (planBatch), the events are inserted in one
-   * multi-row insert and the runs updated in one statement. Takes the
-   * one-at-a-time path (storeOne), in the same transaction and under the same
-   * locks, when an output marker is due, or when an event turned out to be a
-   * duplicate only at insert time (another transaction stored it meanwhile:
-   * the batch's writes are rolled back to a savepoint).
+   * multi-row insert and the runs updated in one statement. Events already
+   * stored are not looked up first: they are rare (an Axon's redelivery), and
+   * the look-up cost every event an index probe and its keys' round trip
+   * through two arrays. Should the insert skip one, both writes are rolled back
+   * to a savepoint (the runs stay locked), the batch's stored events are read
+   * and the batch planned again without them. Takes the one-at-a-time path
+   * (storeOne), in the same transaction and under the same locks, when an
+   * output marker is due, or when an event is found stored only at the second
+   * insert (another run's event with the same source and id, written
+   * meanwhile).
    * `onLocked`: the batch's runs are locked (the next batch may start).
    */
   async function storeBatch(tx: Tx, events: NormalisedEvent[], onLocked: () => void): Promise<Outcome[]> {
@@ -458,73 +474,71 @@ export function createEventIngest(options: EventIngestOptions) {
     };
     for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
-    // Both reads have one shape whatever the batch's size (arrays, not lists of
-    // parameters), so they run as prepared statements: sent together, one round
-    // trip for the two instead of two each.
-    const [locked, found] = await Promise.all([
-      tx
-        .select({ ...getTableColumns(runs), version: sql<string>`xmin::text`, txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
-        .from(runs)
-        .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
-        .orderBy(asc(runs.id))
-        .for('update')
-        .prepare('ingest_lock_runs')
-        .execute({ ids, count: ids.length }),
-      tx
+    const locked = await tx
+      .select({ ...getTableColumns(runs), version: sql<string>`xmin::text`, txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
+      .from(runs)
+      .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
+      .orderBy(asc(runs.id))
+      .for('update')
+      .prepare('ingest_lock_runs')
+      .execute({ ids, count: ids.length });
+    onLocked();
+    let now = new Date();
+    for (const row of locked) now = row.txNow;
+    // planBatch moves the runs it is given: each attempt starts from the rows as locked.
+    const lockedRuns = () => new Map<string, VersionedRun>(locked.map(({ txNow: _txNow, ...row }) => [row.id, row]));
+
+    let existing = new Set<string>();
+    let plan = planBatch(events, lockedRuns(), existing, now);
+    // The stored rows, in the order of the plan's store items.
+    let stored: RunEventRow[] = [];
+    for (let attempt = 1; plan; attempt++) {
+      const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
+      if (toStore.length === 0) break;
+      // The runs' update has one shape (arrays) and is prepared; it goes out
+      // ahead of the insert, in the same round trip, after a savepoint. The
+      // savepoint is sent first by hand: tx.execute is lazy (it runs when
+      // awaited), and inside Promise.all it would go out after the two writes
+      // it is meant to undo.
+      const { versions: _versions, ...runParams } = runsUpdateParams(plan);
+      const savepoint = tx.execute(sql`savepoint ingest_batch`).then(() => undefined);
+      const [, , rows] = await Promise.all([
+        savepoint,
+        tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
+        tx._.session
+          .prepareQuery<{ execute: Array<{ id: number }>; all: unknown; values: unknown }>(insertEvents, insertEventsFields, 'ingest_insert_events', true)
+          .execute(eventInsertParams(toStore)),
+      ]);
+      if (rows.length === toStore.length) {
+        // Every row was inserted. Their ids were drawn by the column's default
+        // in the order of the statement's rows, which is toStore's, so the ids
+        // in ascending order are toStore's; received_at is now(), the
+        // transaction's time, read with the locks.
+        const inserted = rows.map((r) => r.id).sort((a, b) => a - b);
+        stored = toStore.map((p, i) => ({ ...p.values, id: inserted[i]!, receivedAt: now }));
+        break;
+      }
+      await tx.execute(sql`rollback to savepoint ingest_batch`);
+      if (attempt > 1) return storeEach();
+      const found = await tx
         .select({ source: runEvents.source, eventId: runEvents.eventId })
         .from(runEvents)
         .where(sql`(${runEvents.source}, ${runEvents.eventId}) in (select * from unnest(${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[]))`)
         .prepare('ingest_stored_events')
-        .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) }),
-    ]);
-    onLocked();
-    const byId = new Map<string, VersionedRun>();
-    let now = new Date();
-    for (const { txNow, ...row } of locked) {
-      byId.set(row.id, row);
-      now = txNow;
+        .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) });
+      existing = new Set(found.map((r) => `${r.source}\u0000${r.eventId}`));
+      plan = planBatch(events, lockedRuns(), existing, now);
     }
-    const plan = planBatch(events, byId, new Set(found.map((r) => `${r.source}\u0000${r.eventId}`)), now);
     if (!plan) return storeEach();
 
-    const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
-    const stored = new Map<Planned, RunEventRow>();
-    if (toStore.length > 0) {
-      // The runs' update has one shape (arrays) and is prepared; it goes out
-      // ahead of the insert, in the same round trip, after a savepoint. Should
-      // the insert find an event stored meanwhile, both are rolled back to the
-      // savepoint (the runs stay locked) and the events stored one at a time.
-      const { versions: _versions, ...runParams } = runsUpdateParams(plan);
-      const [, , rows] = await Promise.all([
-        tx.execute(sql`savepoint ingest_batch`),
-        tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
-        tx
-          .insert(runEvents)
-          .select(insertEventsSelect)
-          .onConflictDoNothing({ target: [runEvents.source, runEvents.eventId] })
-          .returning({ id: runEvents.id })
-          .prepare('ingest_insert_events')
-          .execute(eventInsertParams(toStore)),
-      ]);
-      if (rows.length !== toStore.length) {
-        await tx.execute(sql`rollback to savepoint ingest_batch`);
-        return storeEach();
-      }
-      // Every row was inserted (no conflict). Their ids were drawn by nextval in
-      // the order of the statement's rows, which is toStore's, so the ids in
-      // ascending order are toStore's; received_at is now(), the
-      // transaction's time, read with the locks.
-      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
-      toStore.forEach((p, i) => stored.set(p, { ...p.values, id: ids[i]!, receivedAt: now }));
-    }
-
     const results: Outcome[] = [];
+    let k = 0;
     for (const item of plan.items) {
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
-        const row = stored.get(item)!;
-        const { version: _version, ...run } = item.run;
+        const row = stored[k++]!;
+        const run = withoutVersion(item.run);
         await options.onStoredInTx?.(tx, row, run);
         results.push({ ok: true, duplicate: false, event: row, run, changed: item.changed });
       }
@@ -625,7 +639,7 @@ export function createEventIngest(options: EventIngestOptions) {
         }
         // The run as it stood after this event: the plan's (the version written
         // over was the one planned from), with the statement's times.
-        const { version: _version, ...planned } = item.run;
+        const planned = withoutVersion(item.run);
         const run: RunRow = {
           ...planned,
           lastEventAt: done.lastEventAt,
