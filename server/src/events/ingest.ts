@@ -168,6 +168,11 @@ interface BatchPlan {
   byId: Map<string, VersionedRun>;
 }
 
+/** An event's identity in a plan's set of stored events: its source and id. */
+function eventKey(source: string, id: string): string {
+  return `${source}\u0000${id}`;
+}
+
 /** Stands for "the writing statement's now()" in a plan made before that statement runs. */
 const STATEMENT_TIME = new Date(0);
 
@@ -373,7 +378,7 @@ export function createEventIngest(options: EventIngestOptions) {
         if (outputBytes + size > EVENT_INGEST_LIMITS.maxRunOutputBytes) return null;
         outputBytes += size;
       }
-      const key = `${event.envelope.source}\u0000${event.envelope.id}`;
+      const key = eventKey(event.envelope.source, event.envelope.id);
       if (existing.has(key)) {
         items.push({ kind: 'result', result: { ok: true, duplicate: true } });
         continue;
@@ -483,23 +488,22 @@ export function createEventIngest(options: EventIngestOptions) {
       .prepare('ingest_lock_runs')
       .execute({ ids, count: ids.length });
     onLocked();
-    let now = new Date();
-    for (const row of locked) now = row.txNow;
-    // planBatch moves the runs it is given: each attempt starts from the rows as locked.
+    const now = locked.at(-1)?.txNow ?? new Date();
+    // planBatch moves the runs it is given: each plan starts from the rows as locked.
     const lockedRuns = () => new Map<string, VersionedRun>(locked.map(({ txNow: _txNow, ...row }) => [row.id, row]));
 
-    let existing = new Set<string>();
-    let plan = planBatch(events, lockedRuns(), existing, now);
-    // The stored rows, in the order of the plan's store items.
-    let stored: RunEventRow[] = [];
-    for (let attempt = 1; plan; attempt++) {
+    /**
+     * The plan's runs update and events insert, after a savepoint. The stored
+     * rows in the order of the plan's store items, or null when the insert
+     * skipped an event stored meanwhile: both writes are then rolled back.
+     */
+    const write = async (plan: BatchPlan): Promise<RunEventRow[] | null> => {
       const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
-      if (toStore.length === 0) break;
+      if (toStore.length === 0) return [];
       // The runs' update has one shape (arrays) and is prepared; it goes out
-      // ahead of the insert, in the same round trip, after a savepoint. The
-      // savepoint is sent first by hand: tx.execute is lazy (it runs when
-      // awaited), and inside Promise.all it would go out after the two writes
-      // it is meant to undo.
+      // ahead of the insert, in the same round trip. The savepoint is sent
+      // first by hand: tx.execute is lazy (it runs when awaited), and inside
+      // Promise.all it would go out after the two writes it is meant to undo.
       const { versions: _versions, ...runParams } = runsUpdateParams(plan);
       const savepoint = tx.execute(sql`savepoint ingest_batch`).then(() => undefined);
       const [, , rows] = await Promise.all([
@@ -509,27 +513,36 @@ export function createEventIngest(options: EventIngestOptions) {
           .prepareQuery<{ execute: Array<{ id: number }>; all: unknown; values: unknown }>(insertEvents, insertEventsFields, 'ingest_insert_events', true)
           .execute(eventInsertParams(toStore)),
       ]);
-      if (rows.length === toStore.length) {
-        // Every row was inserted. Their ids were drawn by the column's default
-        // in the order of the statement's rows, which is toStore's, so the ids
-        // in ascending order are toStore's; received_at is now(), the
-        // transaction's time, read with the locks.
-        const inserted = rows.map((r) => r.id).sort((a, b) => a - b);
-        stored = toStore.map((p, i) => ({ ...p.values, id: inserted[i]!, receivedAt: now }));
-        break;
+      if (rows.length !== toStore.length) {
+        await tx.execute(sql`rollback to savepoint ingest_batch`);
+        return null;
       }
-      await tx.execute(sql`rollback to savepoint ingest_batch`);
-      if (attempt > 1) return storeEach();
+      // Their ids were drawn by the column's default in the order of the
+      // statement's rows, which is toStore's, so the ids in ascending order are
+      // toStore's; received_at is now(), the transaction's time, read with the locks.
+      const inserted = rows.map((r) => r.id).sort((a, b) => a - b);
+      return toStore.map((p, i) => ({ ...p.values, id: inserted[i]!, receivedAt: now }));
+    };
+
+    /** The batch's events already stored, as planBatch's keys. */
+    const storedKeys = async (): Promise<Set<string>> => {
       const found = await tx
         .select({ source: runEvents.source, eventId: runEvents.eventId })
         .from(runEvents)
         .where(sql`(${runEvents.source}, ${runEvents.eventId}) in (select * from unnest(${sql.placeholder('sources')}::text[], ${sql.placeholder('eventIds')}::text[]))`)
         .prepare('ingest_stored_events')
         .execute({ sources: events.map((e) => e.envelope.source), eventIds: events.map((e) => e.envelope.id) });
-      existing = new Set(found.map((r) => `${r.source}\u0000${r.eventId}`));
-      plan = planBatch(events, lockedRuns(), existing, now);
+      return new Set(found.map((r) => eventKey(r.source, r.eventId)));
+    };
+
+    let plan = planBatch(events, lockedRuns(), new Set(), now);
+    let stored = plan && (await write(plan));
+    if (plan && !stored) {
+      // An event was stored meanwhile: planned again without the stored ones.
+      plan = planBatch(events, lockedRuns(), await storedKeys(), now);
+      stored = plan && (await write(plan));
     }
-    if (!plan) return storeEach();
+    if (!plan || !stored) return storeEach();
 
     const results: Outcome[] = [];
     let k = 0;
@@ -639,14 +652,11 @@ export function createEventIngest(options: EventIngestOptions) {
         }
         // The run as it stood after this event: the plan's (the version written
         // over was the one planned from), with the statement's times.
-        const planned = withoutVersion(item.run);
-        const run: RunRow = {
-          ...planned,
-          lastEventAt: done.lastEventAt,
-          updatedAt: done.updatedAt,
-          finishedAt: planned.finishedAt === STATEMENT_TIME ? done.finishedAt : planned.finishedAt,
-          dispatchedAt: planned.dispatchedAt === STATEMENT_TIME ? done.dispatchedAt : planned.dispatchedAt,
-        };
+        const run = withoutVersion(item.run);
+        run.lastEventAt = done.lastEventAt;
+        run.updatedAt = done.updatedAt;
+        if (run.finishedAt === STATEMENT_TIME) run.finishedAt = done.finishedAt;
+        if (run.dispatchedAt === STATEMENT_TIME) run.dispatchedAt = done.dispatchedAt;
         if (plan.byId.get(run.id) === item.run) options.runVersions?.remember({ ...run, version: done.version });
         results.push({ ok: true, duplicate: false, event: { ...item.values, id: done.id, receivedAt: done.receivedAt }, run, changed: item.changed });
       }
