@@ -20,6 +20,7 @@ import type { EmbeddedBroker } from './mqtt/broker.js';
 import { type Messaging, type MessagingHooks, startMessaging } from './mqtt/messaging.js';
 import { createEventIngest, EVENT_INGEST_LIMITS } from './events/ingest.js';
 import { createFanOut } from './events/fanout.js';
+import { createGatewayPeers } from './events/peers.js';
 import { createLiveHub } from './events/live.js';
 import { registerEventRoutes } from './http/rest/events.js';
 import { createUuidv7Generator, newTraceId, pooledRandomBytes } from './protocol/index.js';
@@ -58,6 +59,8 @@ export interface Gateway {
   /** The URL Axons connect to. */
   brokerUrl: string;
   relay: Relay;
+  /** The gateway's MQTT client id (its name in leases and among its peers). */
+  clientId: string;
   /** Stops accepting, finishes in-flight requests, closes sockets and the database. */
   close(): Promise<void>;
 }
@@ -191,13 +194,18 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const stopOthersListenCheck = broker?.onSubscribe(() => {
     othersListen = undefined;
   });
+  // With an external broker, the other gateways announce themselves (peers.ts).
+  const peers = broker ? undefined : createGatewayPeers({ bus, topic: `${prefix}/gateway/peers`, logger });
   const fanout = createFanOut({
     bus,
     topic: fanoutTopic,
     origin: bus.clientId,
     logger,
-    // With the embedded broker, bursts nobody else listens to are not sent (only this process would get them back).
-    ...(broker ? { othersListen: () => (othersListen ??= broker.hasSubscriberOtherThan(fanoutTopic, bus.clientId)) } : {}),
+    // Bursts nobody else listens to are not sent (only this process would get them back):
+    // the embedded broker knows its sessions' subscriptions; an external one's peers announce themselves.
+    othersListen: broker
+      ? () => (othersListen ??= broker.hasSubscriberOtherThan(fanoutTopic, bus.clientId))
+      : () => Promise.resolve(peers!.othersPresent()),
   });
   const catalogue = createCatalogue({
     db: database.db,
@@ -313,6 +321,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     });
   }
   await fanout.start();
+  await peers?.start();
   bus.sealSubscriptions();
   const live = createLiveHub(fanout);
   const sweeper = createSweeper({ db: database.db, ingest, logger, now: Date.now });
@@ -412,6 +421,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     for (const timer of timers) clearInterval(timer);
     await activeRelay.stop();
     await webhooks.stop();
+    await peers?.leave().catch(() => {});
     await messaging.close();
     await database.close().catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
@@ -440,11 +450,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       stopOthersListenCheck?.();
       await activeRelay.stop();
       await webhooks.stop();
+      // The others stop sending this gateway their changes.
+      await peers?.leave().catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'gateway presence not cleared; the others keep sending it their changes'));
       await messaging.close();
       await database.close();
     })();
     return closing;
   }
 
-  return { url, port, database, metrics, broker, brokerUrl: messaging.brokerUrl, relay: activeRelay, close };
+  return { url, port, database, metrics, broker, brokerUrl: messaging.brokerUrl, relay: activeRelay, clientId: bus.clientId, close };
 }

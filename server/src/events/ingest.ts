@@ -5,8 +5,8 @@
 // while a transaction runs are batched into the next one, stored with a few
 // multi-row statements, so the database sees few large commits under load and
 // no waiting (beyond one turn) when idle. Senders are acknowledged after commit.
-import { asc, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
-import { PgDialect, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
+import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { PgDialect, QueryBuilder, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { aboutOneRow, keySet } from '../db/key-set.js';
@@ -29,7 +29,7 @@ import {
 } from '../protocol/index.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from '../runs/events.js';
 import type { TakenDispatch } from '../runs/relay.js';
-import { type RunVersions, type VersionedRun, withoutVersion } from '../runs/versions.js';
+import { type RunVersions, type VersionedRun, withVersion, withoutVersion } from '../runs/versions.js';
 import { envelopeJson, envelopesJsonArray, rememberEnvelopeJson } from './envelope-json.js';
 
 export const EVENT_INGEST_LIMITS = {
@@ -149,6 +149,23 @@ const insertEventsColumns = sql.join(
 const insertEvents = dialect.sqlToQuery(sql`insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
   on conflict (source, event_id) do nothing returning id`);
 const insertEventsFields: SelectedFieldsOrdered = [{ path: ['id'], field: runEvents.id }];
+
+/**
+ * A select of runs by a key set with their row versions (and more), built
+ * once: drizzle's builder would make its SQL again on every batch.
+ */
+function selectRuns(extra: Record<string, SQL.Aliased | SQL>, tail: SQL) {
+  const selection = { ...getTableColumns(runs), version: sql<string>`xmin::text`, ...extra };
+  return {
+    query: dialect.sqlToQuery(new QueryBuilder().select(selection).from(runs).where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`).getSQL().append(tail)),
+    fields: Object.entries(selection).map(([key, field]) => ({ path: [key], field })) as SelectedFieldsOrdered,
+  };
+}
+
+/** The batch's runs, locked in id order, with the transaction's time. */
+const lockRuns = selectRuns({ txNow: sql<Date>`now()`.mapWith(runs.updatedAt) }, sql` order by ${runs.id} for update`);
+/** The runs of an optimistic batch that this process has no version of. */
+const readRuns = selectRuns({}, sql``);
 
 type Outcome = IngestResult & { changed?: boolean };
 interface TouchFlags {
@@ -399,7 +416,12 @@ export function createEventIngest(options: EventIngestOptions) {
       const values = eventValues(current, seq, event.envelope, to, moved || dispatch ? reason : (reason ?? (isTerminal(from) ? `late event for a ${from} run` : null)));
       let flags = touched.get(current.id);
       if (!flags) touched.set(current.id, (flags = { setOutput: false, setError: false, setFinished: false, setDispatched: false, version: current.version }));
-      const updated: VersionedRun = { ...current, nextSeq: seq + 1, outputBytes, lastEventAt: now, updatedAt: now };
+      // Copied member by member: a spread (`{ ...current }`) takes V8's slow path, per event.
+      const updated = withVersion(current, current.version);
+      updated.nextSeq = seq + 1;
+      updated.outputBytes = outputBytes;
+      updated.lastEventAt = now;
+      updated.updatedAt = now;
       if (moved) {
         updated.state = to;
         updated.reason = reason;
@@ -479,18 +501,13 @@ export function createEventIngest(options: EventIngestOptions) {
     };
     for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
-    const locked = await tx
-      .select({ ...getTableColumns(runs), version: sql<string>`xmin::text`, txNow: sql<Date>`now()`.mapWith(runs.updatedAt) })
-      .from(runs)
-      .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
-      .orderBy(asc(runs.id))
-      .for('update')
-      .prepare('ingest_lock_runs')
+    const locked = await tx._.session
+      .prepareQuery<{ execute: Array<VersionedRun & { txNow: Date }>; all: unknown; values: unknown }>(lockRuns.query, lockRuns.fields, 'ingest_lock_runs', true)
       .execute({ ids, count: ids.length });
     onLocked();
     const now = locked.at(-1)?.txNow ?? new Date();
     // planBatch moves the runs it is given: each plan starts from the rows as locked.
-    const lockedRuns = () => new Map<string, VersionedRun>(locked.map(({ txNow: _txNow, ...row }) => [row.id, row]));
+    const lockedRuns = () => new Map<string, VersionedRun>(locked.map((row) => [row.id, withVersion(row, row.version)]));
 
     /**
      * The plan's runs update and events insert, after a savepoint. The stored
@@ -521,7 +538,7 @@ export function createEventIngest(options: EventIngestOptions) {
       // statement's rows, which is toStore's, so the ids in ascending order are
       // toStore's; received_at is now(), the transaction's time, read with the locks.
       const inserted = rows.map((r) => r.id).sort((a, b) => a - b);
-      return toStore.map((p, i) => ({ ...p.values, id: inserted[i]!, receivedAt: now }));
+      return toStore.map((p, i) => storedRow(p.values, inserted[i]!, now));
     };
 
     /** The batch's events already stored, as planBatch's keys. */
@@ -591,11 +608,8 @@ export function createEventIngest(options: EventIngestOptions) {
       else unknown.push(id);
     }
     if (unknown.length > 0) {
-      const read = await db
-        .select({ ...getTableColumns(runs), version: sql<string>`xmin::text` })
-        .from(runs)
-        .where(sql`${runs.id} in ${keySet('ids', 'count', 'text')}`)
-        .prepare('ingest_read_runs')
+      const read = await db._.session
+        .prepareQuery<{ execute: VersionedRun[]; all: unknown; values: unknown }>(readRuns.query, readRuns.fields, 'ingest_read_runs', true)
         .execute({ ids: unknown, count: unknown.length });
       for (const row of read) byId.set(row.id, row);
     }
@@ -657,8 +671,8 @@ export function createEventIngest(options: EventIngestOptions) {
         run.updatedAt = done.updatedAt;
         if (run.finishedAt === STATEMENT_TIME) run.finishedAt = done.finishedAt;
         if (run.dispatchedAt === STATEMENT_TIME) run.dispatchedAt = done.dispatchedAt;
-        if (plan.byId.get(run.id) === item.run) options.runVersions?.remember({ ...run, version: done.version });
-        results.push({ ok: true, duplicate: false, event: { ...item.values, id: done.id, receivedAt: done.receivedAt }, run, changed: item.changed });
+        if (plan.byId.get(run.id) === item.run) options.runVersions?.remember(withVersion(run, done.version));
+        results.push({ ok: true, duplicate: false, event: storedRow(item.values, done.id, done.receivedAt), run, changed: item.changed });
       }
     });
     if (stale.length > 0) {
@@ -761,8 +775,7 @@ export function createEventIngest(options: EventIngestOptions) {
           logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
         }
       }
-      const { changed: _changed, ...plain } = result;
-      item.resolve(plain);
+      item.resolve(plainResult(result));
     });
   }
 
@@ -848,6 +861,34 @@ export function createEventIngest(options: EventIngestOptions) {
   }
 
   return { ingestBytes, ingestJson, ingestGatewayEvent };
+}
+
+/** A batch's outcome as its sender sees it: without `changed`, and built without a rest pattern (V8's slow path, per event). */
+function plainResult(result: Outcome): IngestResult {
+  if (!result.ok) return result;
+  const plain: Extract<IngestResult, { ok: true }> = { ok: true, duplicate: result.duplicate };
+  if (result.event) plain.event = result.event;
+  if (result.run) plain.run = result.run;
+  return plain;
+}
+
+/** An event as stored: its planned values with the id and time the database gave it, member by member. */
+function storedRow(values: ReturnType<typeof eventValues>, id: number, receivedAt: Date): RunEventRow {
+  return {
+    id,
+    runId: values.runId,
+    seq: values.seq,
+    tenant: values.tenant,
+    source: values.source,
+    eventId: values.eventId,
+    type: values.type,
+    time: values.time,
+    state: values.state,
+    reason: values.reason,
+    data: values.data,
+    envelope: values.envelope,
+    receivedAt,
+  };
 }
 
 function eventValues(run: RunRow, seq: number, envelope: EventEnvelope, state: string, reason: string | null) {

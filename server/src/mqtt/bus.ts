@@ -30,8 +30,8 @@ export interface MqttBusOptions {
 export interface MqttBus {
   readonly clientId: string;
   isConnected(): boolean;
-  /** Resolves once the broker acknowledged (PUBACK) a QoS 1 publish. */
-  publish(topic: string, payload: string | Buffer, qos?: 0 | 1): Promise<void>;
+  /** Resolves once the broker acknowledged (PUBACK) a QoS 1 publish. `retain`: the broker keeps it for later subscribers. */
+  publish(topic: string, payload: string | Buffer, qos?: 0 | 1, options?: { retain?: boolean }): Promise<void>;
   /** Subscribes now and after every reconnect; the handler's promise gates the PUBACK. */
   subscribe(filter: string, handler: MessageHandler): Promise<void>;
   /** Every handler is registered: messages for none of them are acknowledged and dropped from now on. */
@@ -95,10 +95,14 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     heldAcks.delete(packet.messageId!);
     const sentOn = generation;
     cb?.();
-    void held.then(() => {
-      // After a reconnect the broker redelivers instead; an old id must not be acknowledged.
-      if (sentOn === generation && client.connected) sendPacket(packet);
-    });
+    // Sent in the turn after the handler's: the stored message's live updates,
+    // queued in that turn's microtasks, reach their subscribers' sockets first.
+    void held.then(() =>
+      setImmediate(() => {
+        // After a reconnect the broker redelivers instead; an old id must not be acknowledged.
+        if (sentOn === generation && client.connected) sendPacket(packet);
+      }),
+    );
   };
 
   // A resumed session delivers what the broker kept as soon as we connect,
@@ -203,8 +207,8 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
   return {
     clientId: options.clientId,
     isConnected: () => client.connected,
-    async publish(topic, payload, qos = 1) {
-      await client.publishAsync(topic, payload, { qos });
+    async publish(topic, payload, qos = 1, publishOptions) {
+      await client.publishAsync(topic, payload, publishOptions?.retain ? { qos, retain: true } : { qos });
     },
     async subscribe(filter, handler) {
       subscriptions.set(filter, handler);

@@ -37,8 +37,27 @@ export function isTenant(s: unknown): s is string {
 
 const VERSION_PATTERN = /^[1-9][0-9]*$/;
 
+/**
+ * TRNs parsed before, with their parts (frozen): every event names its
+ * source and resource, and an Axon sends the same few again and again.
+ */
+const knownTrns = new Map<string, TrnParts>();
+/** TRNs remembered at most; the memo starts over when full. */
+const KNOWN_TRNS_LIMIT = 1_024;
+
 export function parseTrn(s: unknown): Result<TrnParts, TrnErrorCode> {
   if (typeof s !== 'string') return err('invalid_trn', '', 'a TRN must be a string');
+  const known = knownTrns.get(s);
+  if (known) return ok(known);
+  const parsed = parseNewTrn(s);
+  if (parsed.ok) {
+    if (knownTrns.size >= KNOWN_TRNS_LIMIT) knownTrns.clear();
+    knownTrns.set(s, Object.freeze(parsed.value));
+  }
+  return parsed;
+}
+
+function parseNewTrn(s: string): Result<TrnParts, TrnErrorCode> {
   if (s.length > TRN_MAX_LENGTH) {
     return err('invalid_trn', '', `a TRN is at most ${TRN_MAX_LENGTH} characters`);
   }

@@ -18,7 +18,7 @@ import {
 import type { Catalogue } from '../services/catalogue.js';
 import type { RunEventRow, RunRow, StoredEventHook, Tx } from './events.js';
 import type { OutboxCommand } from './relay.js';
-import type { RunVersions } from './versions.js';
+import { type RunVersions, withVersion } from './versions.js';
 import { requestHash, type TriggerRequest } from './trigger-input.js';
 
 export type { RunRow };
@@ -308,7 +308,7 @@ export function createRunService(options: RunServiceOptions) {
         )
         .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues });
       firstEventHook?.inserted(row!.hookRows);
-      options.runVersions?.remember({ ...row!.run, version: row!.version });
+      options.runVersions?.remember(withVersion(row!.run, row!.version));
       await committed(row!.outboxId);
       options.onRunChanged?.(row!.run);
       return ok({ run: row!.run, replayed: false });
@@ -361,7 +361,7 @@ export function createRunService(options: RunServiceOptions) {
       return ok({ run: row, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) {
-      options.runVersions?.remember({ ...outcome.value.run, version: insertedVersion! });
+      options.runVersions?.remember(withVersion(outcome.value.run, insertedVersion!));
       await committed(outboxId!);
       options.onRunChanged?.(outcome.value.run);
     }

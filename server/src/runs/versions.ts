@@ -56,6 +56,13 @@ export function withoutVersion(r: VersionedRun): RunRow {
   };
 }
 
+/** The run with a row version, member by member (see withoutVersion). */
+export function withVersion(r: RunRow, version: string): VersionedRun {
+  const copy = withoutVersion(r as VersionedRun) as VersionedRun;
+  copy.version = version;
+  return copy;
+}
+
 /** Runs kept at most: runs still going, oldest write first out. */
 export const RUN_VERSIONS_LIMIT = 4_096;
 
