@@ -506,8 +506,8 @@ export function createEventIngest(options: EventIngestOptions) {
       .execute({ ids, count: ids.length });
     onLocked();
     const now = locked.at(-1)?.txNow ?? new Date();
-    // planBatch moves the runs it is given: each plan starts from the rows as locked.
-    const lockedRuns = () => new Map<string, VersionedRun>(locked.map((row) => [row.id, withVersion(row, row.version)]));
+    // planBatch replaces the runs in the map it is given (with copies): each plan starts from the rows as locked.
+    const lockedRuns = () => new Map<string, VersionedRun>(locked.map((row) => [row.id, row]));
 
     /**
      * The plan's runs update and events insert, after a savepoint. The stored
@@ -763,8 +763,7 @@ export function createEventIngest(options: EventIngestOptions) {
         logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
       }
     }
-    batch.forEach((item, i) => {
-      const result = results[i]!;
+    for (const result of results) {
       if (result.ok && result.run) {
         // Stored: a failing listener must not keep the event unacknowledged (nor the batch's later ones).
         try {
@@ -775,8 +774,11 @@ export function createEventIngest(options: EventIngestOptions) {
           logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
         }
       }
-      item.resolve(plainResult(result));
-    });
+    }
+    // The senders hear back in the next turn (over MQTT, their acknowledgement):
+    // the live updates the listeners queued in this turn's microtasks reach
+    // their subscribers' sockets first. One turn per batch, in batch order.
+    setImmediate(() => batch.forEach((item, i) => item.resolve(plainResult(results[i]!))));
   }
 
   /**

@@ -95,14 +95,10 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     heldAcks.delete(packet.messageId!);
     const sentOn = generation;
     cb?.();
-    // Sent in the turn after the handler's: the stored message's live updates,
-    // queued in that turn's microtasks, reach their subscribers' sockets first.
-    void held.then(() =>
-      setImmediate(() => {
-        // After a reconnect the broker redelivers instead; an old id must not be acknowledged.
-        if (sentOn === generation && client.connected) sendPacket(packet);
-      }),
-    );
+    void held.then(() => {
+      // After a reconnect the broker redelivers instead; an old id must not be acknowledged.
+      if (sentOn === generation && client.connected) sendPacket(packet);
+    });
   };
 
   // A resumed session delivers what the broker kept as soon as we connect,

@@ -73,9 +73,6 @@ export async function startMessaging(config: GatewayConfig, logger: Logger, hook
             await new Promise((r) => setTimeout(r, 10));
           }
           await hooks.storeEvent(topic.slice(eventPrefix.length), payload);
-          // Acknowledged in the next turn: the stored event's live updates, queued in
-          // this turn's microtasks, reach their subscribers' sockets first.
-          await new Promise((r) => setImmediate(r));
         },
       },
     });

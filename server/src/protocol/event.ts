@@ -418,7 +418,8 @@ function fastBuiltEnvelope(c: Record<string, unknown>): EventEnvelope | undefine
   if (c.actorTrn !== undefined && !isTrn(c.actorTrn)) return undefined;
   const data = fastData(c.data);
   if (data === undefined) return undefined;
-  return { ...c, data } as unknown as EventEnvelope;
+  c.data = data;
+  return c as unknown as EventEnvelope;
 }
 
 export interface BuildGatewayEventParams extends Omit<BuildEventParams, 'source' | 'shortType'> {

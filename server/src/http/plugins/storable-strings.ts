@@ -42,9 +42,9 @@ function planOf(document: DocumentNode): Check[] {
 /** The first string argument (literal, variable or list of them) that cannot be stored. */
 function unstorableArgument(document: DocumentNode, variables: Record<string, unknown>): { field: string } | null {
   for (const check of planOf(document)) {
-    if (check.variable === undefined) return { field: check.field };
+    if (check.variable === undefined) return check;
     const bound = variables[check.variable];
-    if (typeof bound === 'string' ? isUnstorable(bound) : Array.isArray(bound) && bound.some((s) => typeof s === 'string' && isUnstorable(s))) return { field: check.field };
+    if (typeof bound === 'string' ? isUnstorable(bound) : Array.isArray(bound) && bound.some((s) => typeof s === 'string' && isUnstorable(s))) return check;
   }
   return null;
 }
