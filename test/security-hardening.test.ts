@@ -279,6 +279,13 @@ describe('HTTP', () => {
         expect(outcome.kind === 'errors' && outcome.errors).toEqual([{ message: 'Unexpected error.', code: 'INTERNAL_SERVER_ERROR' }]);
         expect(outcome.raw).not.toMatch(LEAKS);
       }
+      // A live subscription whose replay fails the same way (its stream's events are masked where they are made).
+      const subscription = { query: 'subscription Broken($id: ID!) { runEvents(runId: $id) { seq } }', variables: { id: '01890000-0000-7000-8000-000000000000' } };
+      for (const transport of ['sse', 'ws'] as const) {
+        const outcome = await over(transport, broken.url, subscription);
+        expect(outcome.kind === 'errors' && outcome.errors).toEqual([{ message: 'Unexpected error.', code: 'INTERNAL_SERVER_ERROR' }]);
+        expect(outcome.raw).not.toMatch(LEAKS);
+      }
       expect(JSON.stringify(broken.logs)).toMatch(/Failed query: select/);
     } finally {
       await broken.close().catch(() => {});

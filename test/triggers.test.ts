@@ -166,6 +166,24 @@ describe('triggerAction', () => {
     ]);
   });
 
+  it('answers with the run as stored: the fields it wrote, the database\'s defaults and times, and the input in the stored key order', async () => {
+    // Fields the run keeps when the relay marks it dispatched (its state, reason and times change then).
+    const STABLE = 'id serviceId actionId definitionVersion cancelRequested input output error commandId traceId idempotencyKey origin heartbeatTimeout statusTtl deadline createdAt';
+    const deadline = new Date(Date.now() + 3_600_000).toISOString();
+    // jsonb keeps object keys by length, then bytes: the answer must not show the order sent.
+    const input = { zeta: 1, a: { long_key: true, b: [3, { yy: 1, x: 2 }] }, mid: 'm' };
+    const res = await gw.gql<{ triggerAction: { run: Record<string, unknown> } }>(
+      `mutation T($input: TriggerActionInput!) { triggerAction(input: $input) { ... on TriggerPayload { run { ${STABLE} state reason dispatchedAt finishedAt } } } }`,
+      { input: { serviceId, actionId: 'restart', input, deadline } },
+    );
+    const { state, reason, dispatchedAt, finishedAt, ...answered } = res.data!.triggerAction.run;
+    expect({ state, reason, dispatchedAt, finishedAt }).toEqual({ state: 'requested', reason: null, dispatchedAt: null, finishedAt: null });
+    const read = (await gw.gql<{ run: Record<string, unknown> }>(`query R($id: ID!) { run(id: $id) { ${STABLE} } }`, { id: answered.id })).data!.run;
+    expect(JSON.stringify(answered)).toBe(JSON.stringify(read));
+    expect(answered).toMatchObject({ deadline, cancelRequested: false, output: null, error: null, origin: 'graphql' });
+    expect(JSON.stringify(answered.input)).toBe('{"a":{"b":[3,{"x":2,"yy":1}],"long_key":true},"mid":"m","zeta":1}');
+  });
+
   it.each([
     { name: 'unknown service', input: { serviceId: 'nobody-here', actionId: 'restart' }, typename: 'NotFoundError', code: 'unknown_service', field: 'serviceId' },
     { name: 'undeclared action', input: { actionId: 'format_disk' }, typename: 'NotFoundError', code: 'unknown_action', field: 'actionId' },

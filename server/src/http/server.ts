@@ -15,6 +15,7 @@ import type { PersistedOperations } from './persisted-operations.js';
 import { useRequestBodyLimit } from './plugins/body-limit.js';
 import { useCsrfPrevention } from './plugins/csrf.js';
 import { useNoErrorLeaks } from './plugins/error-leaks.js';
+import { createErrorMask, useErrorMasking } from './plugins/error-masking.js';
 import { useNoIntrospection } from './plugins/introspection.js';
 import { newRequestInfo, type RequestInfo, useOperationInfo } from './plugins/operation-info.js';
 import { usePersistedOperations } from './plugins/persisted-operations.js';
@@ -28,6 +29,9 @@ import { attachGraphqlWs } from './ws.js';
 
 export const GRAPHQL_PATH = '/graphql';
 const YOGA_HEALTH_PATH = '/yoga-health';
+
+/** `/graphql`, with or without a query string (the path Yoga serves). */
+const isGraphqlUrl = (url: string | undefined): boolean => url === GRAPHQL_PATH || (url !== undefined && url.startsWith(`${GRAPHQL_PATH}?`));
 
 export interface HttpOptions {
   schema: GraphQLSchema;
@@ -87,7 +91,10 @@ const sharingScopeOf = (context: Partial<GatewayContext>) => (context.principal 
 export function createHttpServer(options: HttpOptions) {
   const { logger, metrics } = options;
   const { security } = options;
+  // Yoga's logger.error line for a masked error: its message only, never the stack.
+  const maskUnexpected = createErrorMask((error) => logger.error({ yoga: [error instanceof Error ? error.message : String(error)] }, 'yoga'));
   const plugins: Plugin<Record<string, unknown>>[] = [
+    useErrorMasking(maskUnexpected),
     useNoErrorLeaks(),
     useCsrfPrevention(),
     usePersistedOperations(security.persisted),
@@ -98,15 +105,17 @@ export function createHttpServer(options: HttpOptions) {
     useOperationInfo() as Plugin<Record<string, unknown>>,
   ];
   if (options.jit) {
-    // graphql-jit maps a subscription's variables wrongly when a variable's name
-    // differs from its argument's (runEvents(runId: $id) saw no runId), so
-    // subscriptions run on graphql-js; queries and mutations are compiled.
+    // graphql-jit's subscribe maps a subscription's variables wrongly when a
+    // variable's name differs from its argument's (runEvents(runId: $id) saw no
+    // runId), so a subscription's source stream is made by graphql-js; its
+    // events' selections are compiled (useSharedSubscriptions), queries and
+    // mutations here.
     plugins.push(
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription' }) as Plugin<Record<string, unknown>>,
     );
   }
   // After JIT: subscriptions run on this lean subscribe, one execution per event shared by same-scope subscribers.
-  plugins.push(useSharedSubscriptions((context) => sharingScopeOf(context as Partial<GatewayContext>)));
+  plugins.push(useSharedSubscriptions((context) => sharingScopeOf(context as Partial<GatewayContext>), { compile: options.jit, maskError: maskUnexpected }));
   // Last of our plugins: Yoga runs them after its own request parsers, where it would run its limit.
   plugins.push(useRequestBodyLimit(options.maxBodyBytes));
 
@@ -118,8 +127,9 @@ export function createHttpServer(options: HttpOptions) {
     batching: false,
     // Enforced by useRequestBodyLimit (SYNAPSE_MAX_BODY_BYTES), without a stream per request.
     maxRequestBodySize: false,
-    // isDev stays false whatever NODE_ENV says: a masked error never carries its original (stack, SQL, paths).
-    maskedErrors: { isDev: false },
+    // Masked by useErrorMasking instead (isDev false whatever NODE_ENV says: a masked
+    // error never carries its original), without Yoga's wrappers around every live stream.
+    maskedErrors: false,
     healthCheckEndpoint: YOGA_HEALTH_PATH,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.map(String) }, 'yoga'),
@@ -203,6 +213,12 @@ export function createHttpServer(options: HttpOptions) {
       logger.info({ method: req.method, path: route, status, durationMs, operation, type, outcome }, 'request');
     });
     const context = { requestInfo } as ServerContext;
+    if (isGraphqlUrl(req.url)) {
+      // The hot path: straight to Yoga, without a URL parse, the REST router and a promise hop.
+      meta.route = GRAPHQL_PATH;
+      Promise.resolve(yoga(req, res, context)).catch((error: unknown) => failed(res, error));
+      return;
+    }
     handle(req, res, meta)
       .then((handled) => (handled ? undefined : yoga(req, res, context)))
       .catch((error: unknown) => failed(res, error));

@@ -73,6 +73,68 @@ export const IDEMPOTENCY_TTL_HOURS = 24;
 
 export type RunService = ReturnType<typeof createRunService>;
 
+/** What the trigger's statement reads back of its run: the columns the insert leaves to the database, and `input` as stored. */
+type MadeByDatabase = Pick<
+  RunRow,
+  'reason' | 'cancelRequested' | 'cancelRequestedAt' | 'input' | 'output' | 'error' | 'lastEventAt' | 'outputBytes' | 'createdAt' | 'updatedAt' | 'dispatchedAt' | 'finishedAt'
+>;
+
+/** The run as the trigger's statement wrote it: what was sent, with what the database made. */
+function triggeredRun(
+  sent: {
+    id: string;
+    tenant: string;
+    serviceId: string;
+    actionId: string;
+    definitionId: number | null;
+    definitionVersion: number | null;
+    state: string;
+    commandId: string;
+    traceId: string;
+    idempotencyKey: string | null;
+    origin: string;
+    callerCommandId: string | null;
+    callerTarget: string | null;
+    heartbeatTimeoutS: number;
+    statusTtlS: number;
+    nextSeq: number;
+  },
+  deadline: Date | null,
+  made: MadeByDatabase,
+): RunRow {
+  return {
+    id: sent.id,
+    tenant: sent.tenant,
+    serviceId: sent.serviceId,
+    actionId: sent.actionId,
+    definitionId: sent.definitionId,
+    definitionVersion: sent.definitionVersion,
+    state: sent.state,
+    reason: made.reason,
+    cancelRequested: made.cancelRequested,
+    cancelRequestedAt: made.cancelRequestedAt,
+    input: made.input,
+    output: made.output,
+    error: made.error,
+    commandId: sent.commandId,
+    traceId: sent.traceId,
+    idempotencyKey: sent.idempotencyKey,
+    origin: sent.origin,
+    callerCommandId: sent.callerCommandId,
+    callerTarget: sent.callerTarget,
+    heartbeatTimeoutS: sent.heartbeatTimeoutS,
+    statusTtlS: sent.statusTtlS,
+    deadline,
+    lastEventAt: made.lastEventAt,
+    nextSeq: sent.nextSeq,
+    outputBytes: made.outputBytes,
+    createdAt: made.createdAt,
+    updatedAt: made.updatedAt,
+    dispatchedAt: made.dispatchedAt,
+    finishedAt: made.finishedAt,
+  };
+}
+
 export function createRunService(options: RunServiceOptions) {
   const { db, catalogue } = options;
   const waiters = new Map<string, Set<(run: RunRow) => void>>();
@@ -156,19 +218,28 @@ export function createRunService(options: RunServiceOptions) {
   // when it can say it in SQL) as one statement of data-modifying CTEs: atomic
   // on its own (an implicit transaction; foreign keys are checked at its end),
   // so no BEGIN and COMMIT round trips, one socket write and one round trip.
-  // The rows written and returned are the transaction path's.
+  // It returns only what the database makes of the run: the columns left to
+  // their defaults, `input` as jsonb stores it, and the row version. The rest
+  // of the run is what was sent (`triggeredRun`), and the first event's row is
+  // not read back at all: nobody uses it after the commit. Returning both rows
+  // whole cost Postgres the text of ~40 columns (three of them jsonb) and the
+  // gateway their parsing, on the round trip's path.
   const firstEventHook = options.onStoredInTx?.inStatement;
-  const columnsOf = (table: typeof runs | typeof runEvents, alias: string, path: string) =>
-    Object.entries(getTableColumns(table)).map(([key, field]) => ({ sql: sql`${sql.identifier(alias)}.${sql.identifier(field.name)}`, field: { path: [path, key], field } }));
-  const runColumns = columnsOf(runs, 'run', 'run');
-  const eventColumns = columnsOf(runEvents, 'ev', 'event');
+  const runSets = new Set(Object.keys(runInsertValues));
+  const madeByDatabase = Object.entries(getTableColumns(runs)).filter(([key]) => key === 'input' || !runSets.has(key));
+  const leanRunInsert = db
+    .insert(runs)
+    .values(runInsertValues)
+    .returning({ ...Object.fromEntries(madeByDatabase), version: sql<string>`xmin::text`.as('version') });
   const oneStatement = {
-    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${runInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
+    query: (db as unknown as { dialect: PgDialect }).dialect.sqlToQuery(sql`with run as (${leanRunInsert.getSQL()}), ev as (${eventInsert.getSQL()}), ob as (${outboxInsert.getSQL()}), au as (${auditInsert.getSQL()})${
       firstEventHook ? sql`, hook as (${firstEventHook.insert})` : sql``
-    } select ${sql.join([...runColumns, ...eventColumns].map((c) => c.sql), sql`, `)}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id, run.version from run, ev, ob`),
+    } select ${sql.join(
+      madeByDatabase.map(([, field]) => sql`run.${sql.identifier(field.name)}`),
+      sql`, `,
+    )}, ${firstEventHook ? sql`(select count(*) from hook)::int` : sql`0`}, ob.id, run.version from run, ev, ob`),
     fields: [
-      ...runColumns.map((c) => c.field),
-      ...eventColumns.map((c) => c.field),
+      ...madeByDatabase.map(([key, field]) => ({ path: ['made', key], field })),
       { path: ['hookRows'], field: sql<number>`` },
       { path: ['outboxId'], field: outbox.id },
       { path: ['version'], field: sql<string>`` },
@@ -300,7 +371,7 @@ export function createRunService(options: RunServiceOptions) {
     };
     if (!req.idempotencyKey && (!options.onStoredInTx || firstEventHook)) {
       const [row] = await db._.session
-        .prepareQuery<{ execute: Array<{ run: RunRow; event: RunEventRow; hookRows: number; outboxId: number; version: string }>; all: unknown; values: unknown }>(
+        .prepareQuery<{ execute: Array<{ made: MadeByDatabase; hookRows: number; outboxId: number; version: string }>; all: unknown; values: unknown }>(
           oneStatement.query,
           oneStatement.fields,
           'runs_trigger_one',
@@ -308,10 +379,11 @@ export function createRunService(options: RunServiceOptions) {
         )
         .execute({ ...runValues, ...eventValues, ...outboxValues, ...auditValues });
       firstEventHook?.inserted(row!.hookRows);
-      options.runVersions?.remember(withVersion(row!.run, row!.version));
+      const run = triggeredRun(runValues, req.deadline ?? null, row!.made);
+      options.runVersions?.remember(withVersion(run, row!.version));
       await committed(row!.outboxId);
-      options.onRunChanged?.(row!.run);
-      return ok({ run: row!.run, replayed: false });
+      options.onRunChanged?.(run);
+      return ok({ run, replayed: false });
     }
     let outboxId: number | undefined;
     let insertedVersion: string | undefined;

@@ -2,7 +2,7 @@
 // request parsers attach `extensions.originalError` (the JSON parser's own
 // message, quoting the body) to their 400s. Only its name is kept: Yoga reads
 // the field's presence to answer 400 rather than 200. Unexpected errors are
-// masked by Yoga itself (maskedErrors, isDev false).
+// masked by useErrorMasking (error-masking.ts).
 import type { Plugin } from 'graphql-yoga';
 
 type WithErrors = { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> };

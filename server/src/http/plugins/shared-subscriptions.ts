@@ -5,8 +5,10 @@
 // subscribe: authorization, revocation, replay, its own bounded queue) is
 // mapped by one iterator, and the execution of an event is shared by the
 // subscribers with the same document, variables, tenant and scopes
-// (graphql/shared-execution.ts). Errors keep the executor's shape: a failing
-// source ends the stream with the error wrapped against the operation.
+// (graphql/shared-execution.ts), with the operation compiled once by
+// graphql-jit (as queries and mutations are), not interpreted by graphql-js
+// for every event. Errors keep the executor's shape: a failing source ends the
+// stream with the error wrapped against the operation.
 import {
   createSourceEventStream,
   type ExecutionArgs,
@@ -14,10 +16,13 @@ import {
   execute,
   getOperationAST,
   GraphQLError,
+  type DocumentNode,
   type OperationDefinitionNode,
 } from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { createExecutionMemo, type SharingScope, sharingKey } from '../../graphql/shared-execution.js';
+import { type MaskError, maskResult } from './error-masking.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -31,7 +36,12 @@ function wrapSourceError(error: unknown, operation: OperationDefinitionNode | nu
 }
 
 /** Maps a subscriber's source events to results with one iterator (no generator, no per-event wrappers). */
-function mapEvents(source: AsyncIterable<unknown>, toResult: (payload: unknown) => Result, operation: OperationDefinitionNode | null | undefined): AsyncIterableIterator<ExecutionResult> {
+function mapEvents(
+  source: AsyncIterable<unknown>,
+  toResult: (payload: unknown) => Result,
+  operation: OperationDefinitionNode | null | undefined,
+  mask: MaskError | undefined,
+): AsyncIterableIterator<ExecutionResult> {
   const iterator = source[Symbol.asyncIterator]();
   const onValue = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
     if (step.done) return { value: undefined, done: true };
@@ -39,7 +49,8 @@ function mapEvents(source: AsyncIterable<unknown>, toResult: (payload: unknown) 
     return result instanceof Promise ? result.then((value) => ({ value, done: false })) : { value: result, done: false };
   };
   const onError = (error: unknown): never => {
-    throw wrapSourceError(error, operation);
+    const wrapped = wrapSourceError(error, operation);
+    throw mask ? mask(wrapped) : wrapped;
   };
   return {
     [Symbol.asyncIterator]() {
@@ -61,17 +72,59 @@ function mapEvents(source: AsyncIterable<unknown>, toResult: (payload: unknown) 
  * `scopeOf` names what a subscriber's results may be shared under (its tenant
  * and scopes); null: this subscriber shares with nobody.
  */
-export function useSharedSubscriptions(scopeOf: (context: unknown) => SharingScope | null): Plugin<Record<string, unknown>> {
+type EventExecutor = (payload: unknown, context: unknown, variables: Readonly<Record<string, unknown>> | null | undefined) => Result;
+
+/**
+ * An operation's event → result function, compiled once per document and
+ * operation name (Yoga's parser cache hands out one document object per query
+ * text; a dropped document takes its entries with it). What graphql-jit cannot
+ * compile is executed by graphql-js, as before.
+ */
+function createEventExecutors() {
+  const byDocument = new WeakMap<DocumentNode, Map<string, EventExecutor | null>>();
+  return (args: ExecutionArgs): EventExecutor | null => {
+    let byName = byDocument.get(args.document);
+    if (!byName) byDocument.set(args.document, (byName = new Map()));
+    const name = args.operationName ?? '';
+    let executor = byName.get(name);
+    if (executor === undefined) {
+      const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+      executor = isCompiledQuery(compiled)
+        ? (payload, context, variables) => compiled.query(payload, context, variables ?? {}) as Result
+        : null;
+      byName.set(name, executor);
+    }
+    return executor;
+  };
+}
+
+export interface SharedSubscriptionOptions {
+  /** Execute events with the operation compiled by graphql-jit (default true); false: graphql-js. */
+  compile?: boolean;
+  /** Masks unexpected errors in events' results and in a stream's end (error-masking.ts); none when absent. */
+  maskError?: MaskError;
+}
+
+export function useSharedSubscriptions(scopeOf: (context: unknown) => SharingScope | null, options: SharedSubscriptionOptions = {}): Plugin<Record<string, unknown>> {
   const memo = createExecutionMemo<Result>();
+  const executorOf = options.compile === false ? () => null : createEventExecutors();
+  const mask = options.maskError;
+  const masked = (result: Result): Result => {
+    if (!mask) return result;
+    return result instanceof Promise ? result.then((r) => maskResult(r, mask)) : maskResult(result, mask);
+  };
   const subscribe = (args: ExecutionArgs) => {
     const source = createSourceEventStream(args);
     const map = (stream: AsyncIterable<unknown> | ExecutionResult) => {
       if (!isAsyncIterable(stream)) return stream;
       const scope = scopeOf(args.contextValue);
       const key = scope && sharingKey({ document: args.document, operationName: args.operationName, variableValues: args.variableValues, scope });
-      const run = (payload: unknown): Result => execute({ ...args, rootValue: payload });
+      const compiled = executorOf(args);
+      const run = compiled
+        ? (payload: unknown): Result => masked(compiled(payload, args.contextValue, args.variableValues))
+        : (payload: unknown): Result => masked(execute({ ...args, rootValue: payload }));
       const toResult = key === null ? run : (payload: unknown) => memo.get(payload, key, () => run(payload));
-      return mapEvents(stream, toResult, getOperationAST(args.document, args.operationName));
+      return mapEvents(stream, toResult, getOperationAST(args.document, args.operationName), mask);
     };
     return source instanceof Promise ? source.then(map) : map(source);
   };
