@@ -753,28 +753,22 @@ export function createEventIngest(options: EventIngestOptions) {
     return { results: await storeInTransaction(events, onLocked), leading: [] };
   }
 
+  /** A stored event's listeners; a failing one must not keep the event unacknowledged (nor the batch's later ones). */
+  function announce(result: Outcome): void {
+    if (!result.ok || !result.run) return;
+    try {
+      if (result.event) options.onEvent?.(result.event, result.run);
+      if (result.changed) options.onRunChanged?.(result.run);
+      if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
+    } catch (error) {
+      logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
+    }
+  }
+
   function settle(batch: Pending[], { results, leading }: Stored): void {
-    for (const result of leading) {
-      if (!result.ok || !result.run || !result.event) continue;
-      try {
-        options.onEvent?.(result.event, result.run);
-        if (result.changed) options.onRunChanged?.(result.run);
-      } catch (error) {
-        logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
-      }
-    }
-    for (const result of results) {
-      if (result.ok && result.run) {
-        // Stored: a failing listener must not keep the event unacknowledged (nor the batch's later ones).
-        try {
-          if (result.event) options.onEvent?.(result.event, result.run);
-          if (result.changed) options.onRunChanged?.(result.run);
-          if (result.changed && result.run.state === 'rejected') logger.warn({ runId: result.run.id, serviceId: result.run.serviceId, actionId: result.run.actionId, reason: result.run.reason }, 'run rejected by the Axon');
-        } catch (error) {
-          logger.error({ runId: result.run.id, err: error instanceof Error ? error.message : String(error) }, 'event ingest: an after-commit listener failed');
-        }
-      }
-    }
+    // The `dispatched` records written first, then the batch's own events.
+    for (const result of leading) announce(result);
+    for (const result of results) announce(result);
     // The senders hear back in the next turn (over MQTT, their acknowledgement):
     // the live updates the listeners queued in this turn's microtasks reach
     // their subscribers' sockets first. One turn per batch, in batch order.

@@ -81,24 +81,7 @@ type MadeByDatabase = Pick<
 
 /** The run as the trigger's statement wrote it: what was sent, with what the database made. */
 function triggeredRun(
-  sent: {
-    id: string;
-    tenant: string;
-    serviceId: string;
-    actionId: string;
-    definitionId: number | null;
-    definitionVersion: number | null;
-    state: string;
-    commandId: string;
-    traceId: string;
-    idempotencyKey: string | null;
-    origin: string;
-    callerCommandId: string | null;
-    callerTarget: string | null;
-    heartbeatTimeoutS: number;
-    statusTtlS: number;
-    nextSeq: number;
-  },
+  sent: Omit<RunRow, keyof MadeByDatabase | 'deadline'>,
   deadline: Date | null,
   made: MadeByDatabase,
 ): RunRow {

@@ -43,7 +43,9 @@ export function maskResult<R extends WithErrors>(result: R, mask: MaskError): R 
 }
 
 export function useErrorMasking(mask: MaskError): Plugin<Record<string, unknown>> {
-  const onResult = ({ result, setResult }: { result: unknown; setResult: (r: never) => void }) => {
+  /** Masks a single result in place of the hook's (a stream is left to its maker). */
+  const onResult = ({ result, setResult }: { result: unknown; setResult: (result: never) => void }): undefined => {
+    if (isAsyncIterable(result)) return;
     const masked = maskResult(result as WithErrors, mask);
     if (masked !== result) setResult(masked as never);
   };
@@ -51,17 +53,11 @@ export function useErrorMasking(mask: MaskError): Plugin<Record<string, unknown>
     onPluginInit({ registerContextErrorHandler }) {
       registerContextErrorHandler(({ error, setError }) => setError(mask(error)));
     },
-    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult as never) }),
+    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) }),
     // A stream's events are masked by useSharedSubscriptions; a refused subscription's errors here.
-    onSubscribe: () => ({ onSubscribeResult: ({ result, setResult }) => (isAsyncIterable(result) ? undefined : onResult({ result, setResult: setResult as never })) }),
+    onSubscribe: () => ({ onSubscribeResult: onResult }),
     // What Yoga caught outside execution (a failing hook, a parser) reaches the client through here.
-    onResultProcess({ result, setResult }) {
-      if (Array.isArray(result)) {
-        const masked = result.map((r: WithErrors) => maskResult(r, mask));
-        if (masked.some((r, i) => r !== result[i])) setResult(masked as never);
-        return;
-      }
-      if (!isAsyncIterable(result)) onResult({ result, setResult: setResult as never });
-    },
+    // One result per request: Yoga runs with batching off (server.ts).
+    onResultProcess: onResult,
   };
 }

@@ -20,14 +20,11 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { createExecutionMemo, type SharingScope, sharingKey } from '../../graphql/shared-execution.js';
 import { type MaskError, maskResult } from './error-masking.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
-
-const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
-  typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 
 /** What the executor does with an error of the source stream: the same error, located at the operation. */
 function wrapSourceError(error: unknown, operation: OperationDefinitionNode | null | undefined): GraphQLError {
