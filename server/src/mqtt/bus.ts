@@ -11,6 +11,18 @@ export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 /** Messages kept for handlers not registered yet (a resumed session's backlog arrives first). */
 const MAX_UNROUTED = 100_000;
 
+export const MQTT_BUS_LIMITS = {
+  /**
+   * QoS 1 messages handed to handlers and not acknowledged yet. At the limit
+   * the client reads no further until one is: the broker holds the rest (the
+   * session is persistent), instead of this process holding a burst as large
+   * as the broker's in-flight window (thousands of events waiting for the
+   * ingest, each a young object the GC copies). Two of the ingest's largest
+   * batches (500 events on Postgres): one being stored, the next one waiting.
+   */
+  maxUnacknowledged: 1_000,
+} as const;
+
 export interface MqttBusOptions {
   url: string;
   clientId: string;
@@ -25,6 +37,8 @@ export interface MqttBusOptions {
    * `url`, on every (re)connect. `url` still names the broker in logs.
    */
   connectInProcess?: () => Duplex;
+  /** MQTT_BUS_LIMITS.maxUnacknowledged unless given. */
+  maxUnacknowledged?: number;
 }
 
 export interface MqttBus {
@@ -81,9 +95,10 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
 
   // Acknowledge after processing, without processing one message at a time:
   // mqtt.js sends a PUBACK as soon as handleMessage calls back, and reads the
-  // next packet only after that. We call back at once and hold the PUBACK
-  // (intercepted below) until the handler's promise resolves, so messages
-  // pipeline into batches while each is acknowledged only once stored.
+  // next packet only after that. We call back at once (below a limit: flow
+  // control, further down) and hold the PUBACK (intercepted below) until the
+  // handler's promise resolves, so messages pipeline into batches while each
+  // is acknowledged only once stored.
   const heldAcks = new Map<number, Promise<void>>();
   let generation = 0;
   type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
@@ -124,6 +139,22 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     return undefined;
   };
 
+  // Flow control: mqtt.js reads the next packet only once handleMessage calls
+  // back. Past the limit that call waits for an acknowledgement to go out.
+  // A pause longer than the keepalive lets mqtt.js reconnect (it reads no
+  // PINGRESP meanwhile); the persistent session keeps what was not acknowledged.
+  const maxUnacknowledged = Math.max(1, options.maxUnacknowledged ?? MQTT_BUS_LIMITS.maxUnacknowledged);
+  let unacknowledged = 0;
+  let readNext: (() => void) | undefined;
+  const acknowledged = () => {
+    unacknowledged -= 1;
+    if (readNext && unacknowledged < maxUnacknowledged) {
+      const resume = readNext;
+      readNext = undefined;
+      resume();
+    }
+  };
+
   client.handleMessage = (packet, done) => {
     const handler = routeOf(packet.topic);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -133,7 +164,10 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     else return done();
     if (packet.qos === 1 && packet.messageId !== undefined) {
       heldAcks.set(packet.messageId, processed);
-      done();
+      unacknowledged += 1;
+      void processed.then(acknowledged);
+      if (unacknowledged < maxUnacknowledged) done();
+      else readNext = done;
     } else {
       void processed.then(() => done());
     }
@@ -162,6 +196,9 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     // mqtt.js leaves Nagle on; every small QoS 1 publish would wait for it.
     (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     generation += 1;
+    // The continuation of a connection that is gone: never called, so no
+    // acknowledgement of the old session goes out on the new one.
+    readNext = undefined;
     delay = minDelay;
     client.options.reconnectPeriod = minDelay;
     logger.info({ clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'mqtt connected');
