@@ -3,6 +3,7 @@
 // Real broker: MQTT_URL (Mosquitto) when set, else the embedded broker.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../server/src/mqtt/broker.js';
@@ -11,7 +12,6 @@ import { createLogger } from '../server/src/observability/logger.js';
 import { eventually } from './helpers/wait.js';
 
 const logger = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let broker: EmbeddedBroker | undefined;
 let url: string;

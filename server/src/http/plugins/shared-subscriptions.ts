@@ -65,10 +65,6 @@ function mapEvents(
   };
 }
 
-/**
- * `scopeOf` names what a subscriber's results may be shared under (its tenant
- * and scopes); null: this subscriber shares with nobody.
- */
 type EventExecutor = (payload: unknown, context: unknown, variables: Readonly<Record<string, unknown>> | null | undefined) => Result;
 
 /**
@@ -102,6 +98,10 @@ export interface SharedSubscriptionOptions {
   maskError?: MaskError;
 }
 
+/**
+ * `scopeOf` names what a subscriber's results may be shared under (its tenant
+ * and scopes); null: this subscriber shares with nobody.
+ */
 export function useSharedSubscriptions(scopeOf: (context: unknown) => SharingScope | null, options: SharedSubscriptionOptions = {}): Plugin<Record<string, unknown>> {
   const memo = createExecutionMemo<Result>();
   const executorOf = options.compile === false ? () => null : createEventExecutors();
