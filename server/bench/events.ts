@@ -11,7 +11,10 @@
  *    node:http handler publishing the command with mqtt.js (PUBACK awaited),
  *    the same echo Axon, a postgres.js insert of the event and a `ws` push.
  *    A second gateway row subscribes `runEvents(runId)` right after each
- *    trigger answers (a run's detail page: replay, then live).
+ *    trigger answers (a run's detail page: replay, then live). Both sides'
+ *    p50 is also split where the Axon sees a run (one machine's clock): the
+ *    trigger leg (start → the Axon has the command) and the event leg (the
+ *    Axon answers → the update arrives).
  *  - Fan-out: 1,000 graphql-ws subscribers of one run's `runEvents`, then the
  *    Axon sends 100 events (99 progress, 1 succeeded) over MQTT; delivered
  *    events/s from the burst's start to the last delivery, beside a bare `ws`
@@ -67,6 +70,8 @@ import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench 
 
 const RUNS = intFromEnv('BENCH_RUNS', 2_000, 10, 100_000);
 const WARMUP_RUNS = Math.min(200, Math.ceil(RUNS / 10));
+/** The Axon's stamps kept at most (every echo of a round-trip phase, warm-up included). */
+const MAX_STAMPS = 2 * (200 + 100_000) + 1_000;
 const RUN_EVENTS_RUNS = Math.min(500, RUNS);
 const SUBSCRIBERS = intFromEnv('BENCH_SUBSCRIBERS', 1_000, 1, 20_000);
 const FANOUT_EVENTS = intFromEnv('BENCH_FANOUT_EVENTS', 100, 2, 900);
@@ -141,13 +146,27 @@ function noDelay(client: mqtt.MqttClient): void {
   client.on('connect', apply);
 }
 
+/** When the Axon received a run's command and when it published the answer (`clock`). */
+export interface AxonStamp {
+  runId: string;
+  received: number;
+  answered: number;
+}
+
 function runAxonChild(): void {
   let axon: TestAxon | undefined;
   let serviceId = '';
   let eventTopic = '';
   const held = new Map<string, Command>();
+  // Echo answers only (the round trip's): the legs of a round trip (roundTripLegs).
+  let stamps: AxonStamp[] = [];
+  const echo = (topic: string, command: Command, received: number) => {
+    void axon!.client.publishAsync(topic, envelope(command, serviceId, 'succeeded', { output: { echo: command.parameters.input } }), { qos: 1 });
+    if (stamps.length < MAX_STAMPS) stamps.push({ runId: command.parameters.runId, received, answered: clock() });
+  };
   serveChild(async (request) => {
     if (request.type === 'start') {
+      stamps = [];
       const prefix = request.prefix as string;
       const floorPrefix = request.floorPrefix as string;
       serviceId = request.serviceId as string;
@@ -159,9 +178,10 @@ function runAxonChild(): void {
         serviceId,
         actions: ['echo', 'hold'],
         ttl: 600,
-        respond: (command, self) => {
+        respond: (command) => {
+          const received = clock();
           if (command.parameters.actionId === 'hold') held.set(command.parameters.runId, command);
-          else void self.client.publishAsync(eventTopic, envelope(command, serviceId, 'succeeded', { output: { echo: command.parameters.input } }), { qos: 1 });
+          else echo(eventTopic, command, received);
         },
       });
       noDelay(axon.client);
@@ -169,13 +189,18 @@ function runAxonChild(): void {
       const floorEvents = `${floorPrefix}/event/${serviceId}`;
       axon.client.on('message', (topic, payload) => {
         if (topic !== floorCommands) return;
-        const command = JSON.parse(payload.toString()) as Command;
-        void axon!.client.publishAsync(floorEvents, envelope(command, serviceId, 'succeeded', { output: { echo: command.parameters.input } }), { qos: 1 });
+        const received = clock();
+        echo(floorEvents, JSON.parse(payload.toString()) as Command, received);
       });
       await axon.client.subscribeAsync(floorCommands, { qos: 1 });
       return { type: 'ready' };
     }
     if (request.type === 'held') return { type: 'held', runIds: [...held.keys()] };
+    if (request.type === 'stamps') {
+      const taken = stamps;
+      stamps = [];
+      return { type: 'stamps', stamps: taken };
+    }
     if (request.type === 'burst') {
       // count − 1 progress events, then succeeded: published back to back (QoS 1, in order).
       const command = held.get(request.runId as string);
@@ -236,6 +261,15 @@ export interface RoundTripResult {
   gateway: number[];
   floor: number[];
   runEvents: number[];
+  /** Each measured run's id, start and arrival (`clock`), to split it at the Axon (roundTripLegs). */
+  gatewayRuns: RunTimes[];
+  floorRuns: RunTimes[];
+}
+
+export interface RunTimes {
+  runId: string;
+  started: number;
+  arrived: number;
 }
 
 function graphqlWs(httpUrl: string): Client {
@@ -308,18 +342,25 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
   });
   await once(floorSocket, 'open');
 
-  const gatewayOnce = async (n: number): Promise<number> => {
+  const gatewayRuns: RunTimes[] = [];
+  const floorRuns: RunTimes[] = [];
+  const times = (into: RunTimes[], runId: string, started: number, arrived: number): number => {
+    // On `clock`, as the Axon's stamps.
+    into.push({ runId, started: performance.timeOrigin + started, arrived: performance.timeOrigin + arrived });
+    return arrived - started;
+  };
+  const gatewayOnce = async (n: number, into: RunTimes[] = gatewayRuns): Promise<number> => {
     const started = performance.now();
     const json = await postJson(`${job.gatewayUrl}/graphql`, { query: TRIGGER, variables: { input: { serviceId: job.serviceId, actionId: 'echo', input: { n } } }, operationName: 'BenchEcho' });
     const payload = (json.data as { triggerAction?: { __typename: string; run?: { id: string } } } | undefined)?.triggerAction;
     if (!payload?.run) throw new Error(`triggerAction failed: ${JSON.stringify(json).slice(0, 300)}`);
-    return (await gatewayArrivals.wait(payload.run.id)) - started;
+    return times(into, payload.run.id, started, await gatewayArrivals.wait(payload.run.id));
   };
-  const floorOnce = async (n: number): Promise<number> => {
+  const floorOnce = async (n: number, into: RunTimes[] = floorRuns): Promise<number> => {
     const runId = randomUUID();
     const started = performance.now();
     await postJson(`${job.floorUrl}/trigger`, { serviceId: job.serviceId, runId, input: { n } });
-    return (await floorArrivals.wait(runId)) - started;
+    return times(into, runId, started, await floorArrivals.wait(runId));
   };
   const runEventsOnce = async (n: number): Promise<number> => {
     const started = performance.now();
@@ -348,8 +389,8 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
 
   // Warm-up, then alternating blocks so drift (autovacuum, JIT, GC) hits both sides alike.
   for (let i = 0; i < job.warmup; i++) {
-    await gatewayOnce(i);
-    await floorOnce(i);
+    await gatewayOnce(i, []);
+    await floorOnce(i, []);
   }
   const gateway: number[] = [];
   const floor: number[] = [];
@@ -364,7 +405,7 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
   stop();
   await client.dispose();
   floorSocket.close();
-  return { type: 'roundtrip', gateway, floor, runEvents };
+  return { type: 'roundtrip', gateway, floor, runEvents, gatewayRuns, floorRuns };
 }
 
 interface FanoutState {
@@ -682,7 +723,16 @@ async function settledRss(): Promise<number> {
 interface PhaseResult {
   broker: string;
   roundTripMs: number | null;
-  rt: { gatewayP50: number; gatewayP99: number; floorP50: number; floorP99: number; runEventsP50: number; runEventsP99: number; runs: number };
+  rt: {
+    gatewayP50: number;
+    gatewayP99: number;
+    floorP50: number;
+    floorP99: number;
+    runEventsP50: number;
+    runEventsP99: number;
+    runs: number;
+    legs: Record<'gateway' | 'floor', ReturnType<typeof roundTripLegs>>;
+  };
   fan: {
     gatewayRate: number;
     gatewayMs: number;
@@ -757,7 +807,9 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
     warmup: WARMUP_RUNS,
     runEventsRuns: RUN_EVENTS_RUNS,
   } satisfies RoundTripJob);
+  const { stamps } = await ask<{ stamps: AxonStamp[] }>(ctx.axon, { type: 'stamps' });
   const rt = {
+    legs: { gateway: roundTripLegs(rtResult.gatewayRuns, stamps), floor: roundTripLegs(rtResult.floorRuns, stamps) },
     gatewayP50: percentile(rtResult.gateway, 50),
     gatewayP99: percentile(rtResult.gateway, 99),
     floorP50: percentile(rtResult.floor, 50),
@@ -943,6 +995,24 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   };
 }
 
+/**
+ * A round trip split where the Axon saw it (clocks of one machine): the
+ * trigger leg, from the request's start until the Axon has the command, and
+ * the event leg, from the Axon's answer until the update arrives. p50 of each.
+ */
+function roundTripLegs(runs: RunTimes[], stamps: AxonStamp[]): { trigger: number; event: number; matched: number } {
+  const byRun = new Map(stamps.map((s) => [s.runId, s]));
+  const trigger: number[] = [];
+  const event: number[] = [];
+  for (const run of runs) {
+    const stamp = byRun.get(run.runId);
+    if (!stamp) continue;
+    trigger.push(stamp.received - run.started);
+    event.push(run.arrived - stamp.answered);
+  }
+  return { trigger: percentile(trigger, 50), event: percentile(event, 50), matched: trigger.length };
+}
+
 function commandLine(): string {
   const vars = Object.keys(process.env)
     .filter((k) => /^(BENCH_|SYNAPSE_)/.test(k) && !/URL|PASSWORD|TOKEN|USERNAME/.test(k))
@@ -974,6 +1044,8 @@ function table(results: PhaseResult[], serverVersion: string): string {
       row(['part', 'figure', 'gateway', 'baseline', 'ratio', 'target']),
       row(['round trip', 'p50 ms, trigger → runUpdated succeeded', f(r.rt.gatewayP50, 2), f(r.rt.floorP50, 2), f(rtRatio, 2), `ratio ≤ 2.5: ${mark(rtRatio <= 2.5)}`]),
       row(['', 'p99 ms', f(r.rt.gatewayP99, 2), f(r.rt.floorP99, 2), f(r.rt.gatewayP99 / r.rt.floorP99, 2), `< 20 ms: ${mark(r.rt.gatewayP99 < 20)}`]),
+      row(['', 'p50 ms, trigger leg: start → Axon has it', f(r.rt.legs.gateway.trigger, 2), f(r.rt.legs.floor.trigger, 2), f(r.rt.legs.gateway.trigger / r.rt.legs.floor.trigger, 2), 'informational']),
+      row(['', 'p50 ms, event leg: Axon answers → update', f(r.rt.legs.gateway.event, 2), f(r.rt.legs.floor.event, 2), f(r.rt.legs.gateway.event / r.rt.legs.floor.event, 2), `informational (${r.rt.legs.gateway.matched}/${r.rt.legs.floor.matched} runs matched)`]),
       row(['', `p50 / p99 ms, runEvents per run (${RUN_EVENTS_RUNS} runs)`, `${f(r.rt.runEventsP50, 2)}/${f(r.rt.runEventsP99, 1)}`, '', '', 'informational']),
       row(['fan-out', `events/s, ${SUBSCRIBERS} subscribers × ${FANOUT_EVENTS} events`, f(ft.gatewayRate, 0), f(ft.wsRate, 0), f(fanRatio, 2), `ratio ≥ 0.3: ${mark(fanRatio >= 0.3)}`]),
       row(['', 'ms to deliver all', f(ft.gatewayMs, 0), f(ft.wsMs, 0), '', '']),
