@@ -24,6 +24,7 @@ import { useSharedSubscriptions } from './plugins/shared-subscriptions.js';
 import { useStorableStrings } from './plugins/storable-strings.js';
 import { useTriggerRateLimit } from './plugins/trigger-rate-limit.js';
 import type { RateLimiter } from './rate-limit.js';
+import { createRequestLog } from './request-log.js';
 import { createRouter, type RestGuard, send } from './rest/router.js';
 import { attachGraphqlWs } from './ws.js';
 
@@ -153,6 +154,25 @@ export function createHttpServer(options: HttpOptions) {
   const router = createRouter(options.restGuard);
   options.routes(router);
 
+  /** One line and the metrics per request, written just after the responses (request-log.ts). */
+  const requestLog = createRequestLog(
+    ({ method, route, status, durationMs, info }: { method: string; route: string; status: number; durationMs: number; info: RequestInfo }) => {
+      metrics.httpRequests.inc({ route, method, status: `${Math.floor(status / 100)}xx` });
+      if (route !== GRAPHQL_PATH) {
+        logger.info({ method, path: route, status, durationMs }, 'request');
+        return;
+      }
+      const { operation, type, outcome } = info;
+      if (type) {
+        const label = metrics.operationLabel(operation);
+        metrics.operations.inc({ operation: label, type, outcome, transport: 'http' });
+        if (type !== 'subscription') metrics.operationDuration.observe({ operation: label, type, outcome }, durationMs / 1000);
+      }
+      logger.info({ method, path: route, status, durationMs, operation, type, outcome }, 'request');
+    },
+    { onError: (error) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'request log: writing a record failed') },
+  );
+
   /** Answers health, readiness, metrics and REST; returns false to hand the request to Yoga. */
   async function handle(req: IncomingMessage, res: ServerResponse, meta: { route: string }): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
@@ -171,6 +191,8 @@ export function createHttpServer(options: HttpOptions) {
     }
     if (url.pathname === '/metrics' && req.method === 'GET') {
       meta.route = '/metrics';
+      // The requests answered so far count in this scrape.
+      requestLog.flush();
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(text);
@@ -197,20 +219,7 @@ export function createHttpServer(options: HttpOptions) {
     const meta = { route: 'other' };
     res.on('finish', () => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      const { route } = meta;
-      const status = res.statusCode;
-      metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: `${Math.floor(status / 100)}xx` });
-      if (route !== GRAPHQL_PATH) {
-        logger.info({ method: req.method, path: route, status, durationMs }, 'request');
-        return;
-      }
-      const { operation, type, outcome } = requestInfo;
-      if (type) {
-        const label = metrics.operationLabel(operation);
-        metrics.operations.inc({ operation: label, type, outcome, transport: 'http' });
-        if (type !== 'subscription') metrics.operationDuration.observe({ operation: label, type, outcome }, durationMs / 1000);
-      }
-      logger.info({ method: req.method, path: route, status, durationMs, operation, type, outcome }, 'request');
+      requestLog.record({ method: req.method ?? 'GET', route: meta.route, status: res.statusCode, durationMs, info: requestInfo });
     });
     const context = { requestInfo } as ServerContext;
     if (isGraphqlUrl(req.url)) {
@@ -223,6 +232,8 @@ export function createHttpServer(options: HttpOptions) {
       .then((handled) => (handled ? undefined : yoga(req, res, context)))
       .catch((error: unknown) => failed(res, error));
   });
+  // The last requests' lines are written before the server is reported closed.
+  server.on('close', () => requestLog.flush());
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
 
