@@ -66,6 +66,17 @@ export interface HttpOptions {
   };
 }
 
+/** What a request's log line and metrics say, taken when its response finished. */
+interface AnsweredRequest {
+  method: string;
+  /** The route family (`/graphql`, `/api/actions/:id`), never the raw URL. */
+  route: string;
+  status: number;
+  durationMs: number;
+  /** The GraphQL operation, for `/graphql`. */
+  info: RequestInfo;
+}
+
 export interface ServerContext {
   req: IncomingMessage;
   res: ServerResponse;
@@ -156,7 +167,7 @@ export function createHttpServer(options: HttpOptions) {
 
   /** One line and the metrics per request, written just after the responses (request-log.ts). */
   const requestLog = createRequestLog(
-    ({ method, route, status, durationMs, info }: { method: string; route: string; status: number; durationMs: number; info: RequestInfo }) => {
+    ({ method, route, status, durationMs, info }: AnsweredRequest) => {
       metrics.httpRequests.inc({ route, method, status: `${Math.floor(status / 100)}xx` });
       if (route !== GRAPHQL_PATH) {
         logger.info({ method, path: route, status, durationMs }, 'request');
