@@ -70,9 +70,9 @@ import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench 
 
 const RUNS = intFromEnv('BENCH_RUNS', 2_000, 10, 100_000);
 const WARMUP_RUNS = Math.min(200, Math.ceil(RUNS / 10));
-/** The Axon's stamps kept at most (every echo of a round-trip phase, warm-up included). */
-const MAX_STAMPS = 2 * (200 + 100_000) + 1_000;
 const RUN_EVENTS_RUNS = Math.min(500, RUNS);
+/** The Axon's stamps kept at most: every echo of a round-trip phase (both sides, warm-up and runEvents runs included). */
+const MAX_STAMPS = 2 * (WARMUP_RUNS + RUNS) + RUN_EVENTS_RUNS;
 const SUBSCRIBERS = intFromEnv('BENCH_SUBSCRIBERS', 1_000, 1, 20_000);
 const FANOUT_EVENTS = intFromEnv('BENCH_FANOUT_EVENTS', 100, 2, 900);
 const INGEST_EVENTS = intFromEnv('BENCH_INGEST_EVENTS', 20_000, 100, 1_000_000);
@@ -147,7 +147,7 @@ function noDelay(client: mqtt.MqttClient): void {
 }
 
 /** When the Axon received a run's command and when it published the answer (`clock`). */
-export interface AxonStamp {
+interface AxonStamp {
   runId: string;
   received: number;
   answered: number;
@@ -160,7 +160,8 @@ function runAxonChild(): void {
   const held = new Map<string, Command>();
   // Echo answers only (the round trip's): the legs of a round trip (roundTripLegs).
   let stamps: AxonStamp[] = [];
-  const echo = (topic: string, command: Command, received: number) => {
+  const echo = (topic: string, command: Command) => {
+    const received = clock();
     void axon!.client.publishAsync(topic, envelope(command, serviceId, 'succeeded', { output: { echo: command.parameters.input } }), { qos: 1 });
     if (stamps.length < MAX_STAMPS) stamps.push({ runId: command.parameters.runId, received, answered: clock() });
   };
@@ -179,9 +180,8 @@ function runAxonChild(): void {
         actions: ['echo', 'hold'],
         ttl: 600,
         respond: (command) => {
-          const received = clock();
           if (command.parameters.actionId === 'hold') held.set(command.parameters.runId, command);
-          else echo(eventTopic, command, received);
+          else echo(eventTopic, command);
         },
       });
       noDelay(axon.client);
@@ -189,8 +189,8 @@ function runAxonChild(): void {
       const floorEvents = `${floorPrefix}/event/${serviceId}`;
       axon.client.on('message', (topic, payload) => {
         if (topic !== floorCommands) return;
-        const received = clock();
-        echo(floorEvents, JSON.parse(payload.toString()) as Command, received);
+        // Stamped once parsed, as the test Axon hands the gateway's commands to `respond`.
+        echo(floorEvents, JSON.parse(payload.toString()) as Command);
       });
       await axon.client.subscribeAsync(floorCommands, { qos: 1 });
       return { type: 'ready' };
@@ -808,8 +808,9 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
     runEventsRuns: RUN_EVENTS_RUNS,
   } satisfies RoundTripJob);
   const { stamps } = await ask<{ stamps: AxonStamp[] }>(ctx.axon, { type: 'stamps' });
+  const stampOf = new Map(stamps.map((s) => [s.runId, s]));
   const rt = {
-    legs: { gateway: roundTripLegs(rtResult.gatewayRuns, stamps), floor: roundTripLegs(rtResult.floorRuns, stamps) },
+    legs: { gateway: roundTripLegs(rtResult.gatewayRuns, stampOf), floor: roundTripLegs(rtResult.floorRuns, stampOf) },
     gatewayP50: percentile(rtResult.gateway, 50),
     gatewayP99: percentile(rtResult.gateway, 99),
     floorP50: percentile(rtResult.floor, 50),
@@ -1000,12 +1001,11 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
  * trigger leg, from the request's start until the Axon has the command, and
  * the event leg, from the Axon's answer until the update arrives. p50 of each.
  */
-function roundTripLegs(runs: RunTimes[], stamps: AxonStamp[]): { trigger: number; event: number; matched: number } {
-  const byRun = new Map(stamps.map((s) => [s.runId, s]));
+function roundTripLegs(runs: RunTimes[], stampOf: ReadonlyMap<string, AxonStamp>): { trigger: number; event: number; matched: number } {
   const trigger: number[] = [];
   const event: number[] = [];
   for (const run of runs) {
-    const stamp = byRun.get(run.runId);
+    const stamp = stampOf.get(run.runId);
     if (!stamp) continue;
     trigger.push(stamp.received - run.started);
     event.push(run.arrived - stamp.answered);

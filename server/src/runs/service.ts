@@ -79,7 +79,11 @@ type MadeByDatabase = Pick<
   'reason' | 'cancelRequested' | 'cancelRequestedAt' | 'input' | 'output' | 'error' | 'lastEventAt' | 'outputBytes' | 'createdAt' | 'updatedAt' | 'dispatchedAt' | 'finishedAt'
 >;
 
-/** The run as the trigger's statement wrote it: what was sent, with what the database made. */
+/**
+ * The run as the trigger's statement wrote it: what was sent, with what the
+ * database made. Member by member, in the table's column order: the object
+ * then has the same shape (hidden class) as a run read from the database.
+ */
 function triggeredRun(
   sent: Omit<RunRow, keyof MadeByDatabase | 'deadline'>,
   deadline: Date | null,
