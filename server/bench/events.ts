@@ -14,7 +14,11 @@
  *    trigger answers (a run's detail page: replay, then live). Both sides'
  *    p50 is also split where the Axon sees a run (one machine's clock): the
  *    trigger leg (start → the Axon has the command) and the event leg (the
- *    Axon answers → the update arrives).
+ *    Axon answers → the update arrives). A third side, the contract floor
+ *    (contract-floor.ts), is the floor plus what the contracts require of any
+ *    gateway on this stack: GraphQL over HTTP (Yoga), the run and its outbox
+ *    row committed before publishing, the event stored with the run's state,
+ *    and graphql-ws; informational rows set the gateway beside it.
  *  - Fan-out: 1,000 graphql-ws subscribers of one run's `runEvents`, then the
  *    Axon sends 100 events (99 progress, 1 succeeded) over MQTT; delivered
  *    events/s from the burst's start to the last delivery, beside a bare `ws`
@@ -65,14 +69,15 @@ import { type Command, eventEnvelope, startTestAxon, type TestAxon } from '../..
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
 import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
+import { CONTRACT_RUN_UPDATED, CONTRACT_TRIGGER, type ContractFloor, startContractFloor } from './contract-floor.js';
 
 
 
 const RUNS = intFromEnv('BENCH_RUNS', 2_000, 10, 100_000);
 const WARMUP_RUNS = Math.min(200, Math.ceil(RUNS / 10));
 const RUN_EVENTS_RUNS = Math.min(500, RUNS);
-/** The Axon's stamps kept at most: every echo of a round-trip phase (both sides, warm-up and runEvents runs included). */
-const MAX_STAMPS = 2 * (WARMUP_RUNS + RUNS) + RUN_EVENTS_RUNS;
+/** The Axon's stamps kept at most: every echo of a round-trip phase (the three sides, warm-up and runEvents runs included). */
+const MAX_STAMPS = 3 * (WARMUP_RUNS + RUNS) + RUN_EVENTS_RUNS;
 const SUBSCRIBERS = intFromEnv('BENCH_SUBSCRIBERS', 1_000, 1, 20_000);
 const FANOUT_EVENTS = intFromEnv('BENCH_FANOUT_EVENTS', 100, 2, 900);
 const INGEST_EVENTS = intFromEnv('BENCH_INGEST_EVENTS', 20_000, 100, 1_000_000);
@@ -128,7 +133,7 @@ function serveChild(handle: (request: { type: string } & Record<string, unknown>
 // ---------------------------------------------------------------------------
 // Role `axon`: an echo Axon (test/helpers/axon.ts). `echo` commands are
 // answered `succeeded` at once; `hold` commands wait for a burst or an ingest
-// job. It answers the floor's commands (another topic prefix) the same way.
+// job. It answers the floors' commands (other topic prefixes) the same way.
 
 function envelope(command: Command, serviceId: string, shortType: string, data: Record<string, unknown>): string {
   return JSON.stringify(eventEnvelope(command, serviceId, shortType, data));
@@ -169,7 +174,7 @@ function runAxonChild(): void {
     if (request.type === 'start') {
       stamps = [];
       const prefix = request.prefix as string;
-      const floorPrefix = request.floorPrefix as string;
+      const floorPrefixes = request.floorPrefixes as string[];
       serviceId = request.serviceId as string;
       eventTopic = `${prefix}/event/${serviceId}`;
       held.clear();
@@ -185,14 +190,15 @@ function runAxonChild(): void {
         },
       });
       noDelay(axon.client);
-      const floorCommands = `${floorPrefix}/command/${serviceId}`;
-      const floorEvents = `${floorPrefix}/event/${serviceId}`;
+      // Each floor's commands, answered on its own prefix.
+      const floorEvents = new Map(floorPrefixes.map((p) => [`${p}/command/${serviceId}`, `${p}/event/${serviceId}`]));
       axon.client.on('message', (topic, payload) => {
-        if (topic !== floorCommands) return;
+        const events = floorEvents.get(topic);
+        if (events === undefined) return;
         // Stamped once parsed, as the test Axon hands the gateway's commands to `respond`.
-        echo(floorEvents, JSON.parse(payload.toString()) as Command);
+        echo(events, JSON.parse(payload.toString()) as Command);
       });
-      await axon.client.subscribeAsync(floorCommands, { qos: 1 });
+      await axon.client.subscribeAsync([...floorEvents.keys()], { qos: 1 });
       return { type: 'ready' };
     }
     if (request.type === 'held') return { type: 'held', runIds: [...held.keys()] };
@@ -251,6 +257,7 @@ interface RoundTripJob {
   type: 'roundtrip';
   gatewayUrl: string;
   floorUrl: string;
+  contractUrl: string;
   serviceId: string;
   runs: number;
   warmup: number;
@@ -260,10 +267,12 @@ export interface RoundTripResult {
   type: 'roundtrip';
   gateway: number[];
   floor: number[];
+  contract: number[];
   runEvents: number[];
   /** Each measured run's id, start and arrival (`clock`), to split it at the Axon (roundTripLegs). */
   gatewayRuns: RunTimes[];
   floorRuns: RunTimes[];
+  contractRuns: RunTimes[];
 }
 
 export interface RunTimes {
@@ -315,17 +324,18 @@ function arrivals() {
   };
 }
 
-async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
-  const client = graphqlWs(job.gatewayUrl);
-  const gatewayArrivals = arrivals();
+/** A graphql-ws client subscribed to `runUpdated(serviceId)`: each `succeeded` run's arrival. */
+async function runUpdatedArrivals(httpUrl: string, query: string, serviceId: string) {
+  const client = graphqlWs(httpUrl);
+  const runs = arrivals();
   let subscribed!: () => void;
   const ready = new Promise<void>((r) => (subscribed = r));
   const stop = client.subscribe(
-    { query: RUN_UPDATED, variables: { serviceId: job.serviceId } },
+    { query, variables: { serviceId } },
     {
       next: (value) => {
         const run = (value.data as { runUpdated?: { id: string; state: string } } | undefined)?.runUpdated;
-        if (run?.state === 'succeeded') gatewayArrivals.arrived(run.id, performance.now());
+        if (run?.state === 'succeeded') runs.arrived(run.id, performance.now());
       },
       error: (error) => progress(`runUpdated subscription failed: ${JSON.stringify(error).slice(0, 300)}`),
       complete: () => {},
@@ -333,6 +343,12 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
   );
   client.on('connected', () => setTimeout(subscribed, 50));
   await ready;
+  return { client, runs, stop };
+}
+
+async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
+  const { client, runs: gatewayArrivals, stop } = await runUpdatedArrivals(job.gatewayUrl, RUN_UPDATED, job.serviceId);
+  const contract = await runUpdatedArrivals(job.contractUrl, CONTRACT_RUN_UPDATED, job.serviceId);
 
   const floorArrivals = arrivals();
   const floorSocket = new WebSocket(`${job.floorUrl.replace(/^http/, 'ws')}/ws`);
@@ -344,6 +360,7 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
 
   const gatewayRuns: RunTimes[] = [];
   const floorRuns: RunTimes[] = [];
+  const contractRuns: RunTimes[] = [];
   const times = (into: RunTimes[], runId: string, started: number, arrived: number): number => {
     // On `clock`, as the Axon's stamps.
     into.push({ runId, started: performance.timeOrigin + started, arrived: performance.timeOrigin + arrived });
@@ -361,6 +378,13 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
     const started = performance.now();
     await postJson(`${job.floorUrl}/trigger`, { serviceId: job.serviceId, runId, input: { n } });
     return times(into, runId, started, await floorArrivals.wait(runId));
+  };
+  const contractOnce = async (n: number, into: RunTimes[] = contractRuns): Promise<number> => {
+    const started = performance.now();
+    const json = await postJson(`${job.contractUrl}/graphql`, { query: CONTRACT_TRIGGER, variables: { input: { serviceId: job.serviceId, actionId: 'echo', input: { n } } }, operationName: 'BenchEcho' });
+    const runId = (json.data as { triggerAction?: { run?: { id: string } } } | undefined)?.triggerAction?.run?.id;
+    if (!runId) throw new Error(`contract floor: triggerAction failed: ${JSON.stringify(json).slice(0, 300)}`);
+    return times(into, runId, started, await contract.runs.wait(runId));
   };
   const runEventsOnce = async (n: number): Promise<number> => {
     const started = performance.now();
@@ -387,25 +411,29 @@ async function roundTrips(job: RoundTripJob): Promise<RoundTripResult> {
     });
   };
 
-  // Warm-up, then alternating blocks so drift (autovacuum, JIT, GC) hits both sides alike.
+  // Warm-up, then alternating blocks so drift (autovacuum, JIT, GC) hits every side alike.
   for (let i = 0; i < job.warmup; i++) {
     await gatewayOnce(i, []);
     await floorOnce(i, []);
+    await contractOnce(i, []);
   }
   const gateway: number[] = [];
   const floor: number[] = [];
+  const contractTimes: number[] = [];
   const block = 100;
   for (let done = 0; done < job.runs; done += block) {
     const n = Math.min(block, job.runs - done);
     for (let i = 0; i < n; i++) gateway.push(await gatewayOnce(done + i));
     for (let i = 0; i < n; i++) floor.push(await floorOnce(done + i));
+    for (let i = 0; i < n; i++) contractTimes.push(await contractOnce(done + i));
   }
   const runEvents: number[] = [];
   for (let i = 0; i < job.runEventsRuns; i++) runEvents.push(await runEventsOnce(i));
   stop();
-  await client.dispose();
+  contract.stop();
+  await Promise.all([client.dispose(), contract.client.dispose()]);
   floorSocket.close();
-  return { type: 'roundtrip', gateway, floor, runEvents, gatewayRuns, floorRuns };
+  return { type: 'roundtrip', gateway, floor, contract: contractTimes, runEvents, gatewayRuns, floorRuns, contractRuns };
 }
 
 interface FanoutState {
@@ -648,6 +676,7 @@ const state: {
   gateway?: Gateway;
   mosquitto?: PrivateMosquitto;
   floor?: Floor;
+  contractFloor?: ContractFloor;
   broadcaster?: { wss: WebSocketServer; server: Server };
   children: ChildProcess[];
 } = { children: [] };
@@ -664,6 +693,7 @@ function cleanup(): Promise<void> {
     };
     for (const child of state.children) if (child.exitCode === null) await step('stopping a child process', () => child.kill());
     if (state.floor) await step('stopping the floor', () => state.floor!.close());
+    if (state.contractFloor) await step('stopping the contract floor', () => state.contractFloor!.close());
     if (state.broadcaster) await step('stopping the broadcaster', () => closeBroadcaster(state.broadcaster!));
     if (state.gateway) await step('stopping the gateway', () => state.gateway!.close());
     if (state.mosquitto) await step('stopping Mosquitto', () => state.mosquitto!.close());
@@ -728,10 +758,12 @@ interface PhaseResult {
     gatewayP99: number;
     floorP50: number;
     floorP99: number;
+    contractP50: number;
+    contractP99: number;
     runEventsP50: number;
     runEventsP99: number;
     runs: number;
-    legs: Record<'gateway' | 'floor', ReturnType<typeof roundTripLegs>>;
+    legs: Record<'gateway' | 'floor' | 'contract', ReturnType<typeof roundTripLegs>>;
   };
   fan: {
     gatewayRate: number;
@@ -787,21 +819,25 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
 
   const serviceId = `bench-${randomBytes(4).toString('hex')}`;
   const floorPrefix = `synapse-bench-floor-${randomBytes(4).toString('hex')}`;
-  await ask(ctx.axon, { type: 'start', url: gateway.brokerUrl, prefix, floorPrefix, serviceId });
+  const contractPrefix = `synapse-bench-contract-${randomBytes(4).toString('hex')}`;
+  await ask(ctx.axon, { type: 'start', url: gateway.brokerUrl, prefix, floorPrefixes: [floorPrefix, contractPrefix], serviceId });
   await waitFor(`service ${serviceId} online`, 10_000, async () => {
     const data = await gql<{ service: { status: string } | null }>(gateway.url, 'query S($id: ID!) { service(id: $id) { status } }', { id: serviceId });
     return data.service?.status === 'online';
   });
   const floor = await startFloor(gateway.brokerUrl, ctx.dbUrl, floorPrefix);
   state.floor = floor;
+  const contractFloor = await startContractFloor(gateway.brokerUrl, ctx.dbUrl, contractPrefix, noDelay);
+  state.contractFloor = contractFloor;
 
   // --- Round trip ---------------------------------------------------------
-  progress(`${label}: round trip: ${WARMUP_RUNS} warm-up runs each, then ${RUNS} sequential runs gateway/floor in alternating blocks of 100, then ${RUN_EVENTS_RUNS} runEvents runs`);
+  progress(`${label}: round trip: ${WARMUP_RUNS} warm-up runs each, then ${RUNS} sequential runs gateway/floor/contract floor in alternating blocks of 100, then ${RUN_EVENTS_RUNS} runEvents runs`);
   const rtStarted = performance.now();
   const rtResult = await ask<RoundTripResult>(ctx.clients, {
     type: 'roundtrip',
     gatewayUrl: gateway.url,
     floorUrl: floor.url,
+    contractUrl: contractFloor.url,
     serviceId,
     runs: RUNS,
     warmup: WARMUP_RUNS,
@@ -810,21 +846,29 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   const { stamps } = await ask<{ stamps: AxonStamp[] }>(ctx.axon, { type: 'stamps' });
   const stampOf = new Map(stamps.map((s) => [s.runId, s]));
   const rt = {
-    legs: { gateway: roundTripLegs(rtResult.gatewayRuns, stampOf), floor: roundTripLegs(rtResult.floorRuns, stampOf) },
+    legs: {
+      gateway: roundTripLegs(rtResult.gatewayRuns, stampOf),
+      floor: roundTripLegs(rtResult.floorRuns, stampOf),
+      contract: roundTripLegs(rtResult.contractRuns, stampOf),
+    },
     gatewayP50: percentile(rtResult.gateway, 50),
     gatewayP99: percentile(rtResult.gateway, 99),
     floorP50: percentile(rtResult.floor, 50),
     floorP99: percentile(rtResult.floor, 99),
+    contractP50: percentile(rtResult.contract, 50),
+    contractP99: percentile(rtResult.contract, 99),
     runEventsP50: percentile(rtResult.runEvents, 50),
     runEventsP99: percentile(rtResult.runEvents, 99),
     runs: rtResult.gateway.length,
   };
   progress(
     `${label}: round trip in ${((performance.now() - rtStarted) / 1000).toFixed(1)} s: gateway p50 ${rt.gatewayP50.toFixed(2)} ms p99 ${rt.gatewayP99.toFixed(2)} ms; ` +
-      `floor p50 ${rt.floorP50.toFixed(2)} ms p99 ${rt.floorP99.toFixed(2)} ms; runEvents p50 ${rt.runEventsP50.toFixed(2)} ms p99 ${rt.runEventsP99.toFixed(2)} ms`,
+      `floor p50 ${rt.floorP50.toFixed(2)} ms p99 ${rt.floorP99.toFixed(2)} ms; contract floor p50 ${rt.contractP50.toFixed(2)} ms p99 ${rt.contractP99.toFixed(2)} ms; runEvents p50 ${rt.runEventsP50.toFixed(2)} ms p99 ${rt.runEventsP99.toFixed(2)} ms`,
   );
   await floor.close();
   state.floor = undefined;
+  await contractFloor.close();
+  state.contractFloor = undefined;
 
   // --- Fan-out ------------------------------------------------------------
   const hold = await gql<{ triggerAction: { run?: { id: string } } }>(gateway.url, TRIGGER, { input: { serviceId, actionId: 'hold', input: {} } });
@@ -1046,6 +1090,9 @@ function table(results: PhaseResult[], serverVersion: string): string {
       row(['', 'p99 ms', f(r.rt.gatewayP99, 2), f(r.rt.floorP99, 2), f(r.rt.gatewayP99 / r.rt.floorP99, 2), `< 20 ms: ${mark(r.rt.gatewayP99 < 20)}`]),
       row(['', 'p50 ms, trigger leg: start → Axon has it', f(r.rt.legs.gateway.trigger, 2), f(r.rt.legs.floor.trigger, 2), f(r.rt.legs.gateway.trigger / r.rt.legs.floor.trigger, 2), 'informational']),
       row(['', 'p50 ms, event leg: Axon answers → update', f(r.rt.legs.gateway.event, 2), f(r.rt.legs.floor.event, 2), f(r.rt.legs.gateway.event / r.rt.legs.floor.event, 2), `informational (${r.rt.legs.gateway.matched}/${r.rt.legs.floor.matched} runs matched)`]),
+      row(['', 'p50 ms, contract floor (see docs) ÷ floor', f(r.rt.contractP50, 2), f(r.rt.floorP50, 2), f(r.rt.contractP50 / r.rt.floorP50, 2), `informational (p99 ${f(r.rt.contractP99, 2)} ms)`]),
+      row(['', 'p50 ms, gateway ÷ contract floor', f(r.rt.gatewayP50, 2), f(r.rt.contractP50, 2), f(r.rt.gatewayP50 / r.rt.contractP50, 2), 'informational']),
+      row(['', 'p50 ms, contract floor legs: trigger / event', `${f(r.rt.legs.contract.trigger, 2)}/${f(r.rt.legs.contract.event, 2)}`, '', '', `informational (${r.rt.legs.contract.matched} runs matched)`]),
       row(['', `p50 / p99 ms, runEvents per run (${RUN_EVENTS_RUNS} runs)`, `${f(r.rt.runEventsP50, 2)}/${f(r.rt.runEventsP99, 1)}`, '', '', 'informational']),
       row(['fan-out', `events/s, ${SUBSCRIBERS} subscribers × ${FANOUT_EVENTS} events`, f(ft.gatewayRate, 0), f(ft.wsRate, 0), f(fanRatio, 2), `ratio ≥ 0.3: ${mark(fanRatio >= 0.3)}`]),
       row(['', 'ms to deliver all', f(ft.gatewayMs, 0), f(ft.wsMs, 0), '', '']),
