@@ -867,6 +867,8 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   );
   await floor.close();
   state.floor = undefined;
+  const checked = await contractFloor.verify();
+  progress(`${label}: contract floor: ${checked.runs} runs, each succeeded with its three events and its command marked sent`);
   await contractFloor.close();
   state.contractFloor = undefined;
 
