@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from '../observability/logger.js';
+import { mqttClientLog } from './client-log.js';
 
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
@@ -68,6 +69,9 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
+/** mqtt.js's debug log, decided once: DEBUG does not change while the process runs. */
+const clientLog = mqttClientLog(process.env.DEBUG);
+
 export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
   const { logger } = options;
   const minDelay = options.reconnectMinMs ?? 250;
@@ -86,6 +90,7 @@ export async function connectBus(options: MqttBusOptions): Promise<MqttBus> {
     resubscribe: true,
     queueQoSZero: false,
     protocolVersion: 4,
+    log: clientLog,
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
   };
