@@ -16,9 +16,10 @@
  *    trigger leg (start → the Axon has the command) and the event leg (the
  *    Axon answers → the update arrives). A third side, the contract floor
  *    (contract-floor.ts), is the floor plus what the contracts require of any
- *    gateway on this stack: GraphQL over HTTP (Yoga), the run and its outbox
- *    row committed before publishing, the event stored with the run's state,
- *    and graphql-ws; informational rows set the gateway beside it.
+ *    gateway on this stack: GraphQL over HTTP (Yoga), the run with its first
+ *    event and its outbox row committed before publishing, every transition
+ *    stored as an event, and graphql-ws; informational rows set the gateway
+ *    beside it.
  *  - Fan-out: 1,000 graphql-ws subscribers of one run's `runEvents`, then the
  *    Axon sends 100 events (99 progress, 1 succeeded) over MQTT; delivered
  *    events/s from the burst's start to the last delivery, beside a bare `ws`
