@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../server/src/config/config.js';
 import { runEvents, runs } from '../server/src/db/schema.js';
@@ -229,6 +230,37 @@ describe('webhook endpoints', () => {
     const stored = (await deliveriesOf(onlySucceeded.webhook.id)).filter((d) => d.runId === runId);
     expect(stored).toEqual([expect.objectContaining({ id: deliveryIdOf(one), status: 'delivered', attempts: 1, lastStatus: 200, destination: 'webhook', eventType: 'aionix.openact.action.succeeded' })]);
     expect(one.headers['synapse-event-seq']).toBe(String(stored[0]!.eventSeq));
+  });
+
+  it('delivers each event of a burst stored as one batch once to each endpoint that takes it', async () => {
+    const tag = `&t=${randomUUID()}`;
+    const progressOnly = await createWebhook({ url: `${hooks.url}?progress${tag}`, eventTypes: ['progress'] });
+    const everything = await createWebhook({ url: `${hooks.url}?all${tag}`, eventTypes: ['*'] });
+    const { runId, command } = await trigger();
+    await eventually(async () => ((await deliveriesOf(everything.webhook.id)).filter((d) => d.runId === runId).length >= 2 ? true : undefined), 10_000, 'requested and dispatched');
+    // The run's row is held while the burst arrives: its events queue up behind the first one and are
+    // stored together, more than the single-statement path takes (a transaction with one insert).
+    const burst = 40;
+    let sending: Promise<unknown> | undefined;
+    await gw.gateway.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select id from ${runs} where id = ${runId} for update`);
+      sending = Promise.all(Array.from({ length: burst }, (_, i) => axon.event(command, 'progress', { progress: i / burst })));
+      await sleep(500);
+    });
+    await sending;
+    await eventually(() => hooks.forRun(runId, tag).length >= 2 * burst + 2, 15_000, `${2 * burst + 2} requests`);
+    await sleep(300);
+    const got = hooks.forRun(runId, tag);
+    expect(got).toHaveLength(2 * burst + 2);
+    expect(new Set(got.map(deliveryIdOf)).size).toBe(2 * burst + 2);
+    const toProgress = got.filter((r) => r.path.includes('?progress'));
+    expect(toProgress.map(shortType)).toEqual(Array(burst).fill('progress'));
+    expect(new Set(toProgress.map((r) => r.headers['synapse-event-seq'])).size).toBe(burst);
+    const toAll = got.filter((r) => r.path.includes('?all'));
+    expect(toAll.map((r) => Number(r.headers['synapse-event-seq'])).sort((x, y) => x - y)).toEqual(Array.from({ length: burst + 2 }, (_, i) => i + 1));
+    const stored = (await deliveriesOf(progressOnly.webhook.id)).filter((d) => d.runId === runId);
+    expect(stored).toHaveLength(burst);
+    expect(stored.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
   });
 });
 

@@ -151,6 +151,21 @@ const insertEvents = dialect.sqlToQuery(sql`insert into ${runEvents} (${insertEv
 const insertEventsFields: SelectedFieldsOrdered = [{ path: ['id'], field: runEvents.id }];
 
 /**
+ * insertEvents with the webhook hook's insert (StoredEventHook.inStatement),
+ * which reads the rows inserted as `ev`: a batch's deliveries in the same
+ * statement, instead of the hook called (and awaited) once per event. Each
+ * row carries the hook's row count.
+ */
+function insertEventsHooked(hook: NonNullable<StoredEventHook['inStatement']>) {
+  return {
+    query: dialect.sqlToQuery(sql`with ev as (insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
+      on conflict (source, event_id) do nothing returning id, run_id, seq, tenant, type), hook as (${hook.insert})
+      select ev.id, (select count(*) from hook)::int from ev`),
+    fields: [...insertEventsFields, { path: ['hookRows'], field: sql<number>`` }] as SelectedFieldsOrdered,
+  };
+}
+
+/**
  * A select of runs by a key set with their row versions (and more), built
  * once: drizzle's builder would make its SQL again on every batch.
  */
@@ -265,6 +280,7 @@ export function createEventIngest(options: EventIngestOptions) {
   const { db, logger } = options;
   const hookSql = options.onStoredInTx ? options.onStoredInTx.inStatement : undefined;
   const optimisticStatement = !options.onStoredInTx || hookSql ? optimisticWrite(hookSql) : undefined;
+  const hookedInsert = hookSql ? insertEventsHooked(hookSql) : undefined;
   let queue: Pending[] = [];
   let scheduled = false;
   const maxBatch = Math.max(1, options.maxBatch ?? EVENT_INGEST_LIMITS.maxBatch);
@@ -481,7 +497,8 @@ export function createEventIngest(options: EventIngestOptions) {
    * The same as storeOne for each event in turn, in a few statements for the
    * whole batch: the batch's runs are locked at once (in id order), the plan
    * is worked out in memory (planBatch), the events are inserted in one
-   * multi-row insert and the runs updated in one statement. Events already
+   * multi-row insert (with their webhook deliveries, when the hook can say
+   * them in SQL) and the runs updated in one statement. Events already
    * stored are not looked up first: they are rare (an Axon's redelivery), and
    * the look-up cost every event an index probe and its keys' round trip
    * through two arrays. Should the insert skip one, both writes are rolled back
@@ -499,7 +516,8 @@ export function createEventIngest(options: EventIngestOptions) {
       for (const event of events) out.push(await storeOne(tx, event));
       return out;
     };
-    for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
+    // The hook's reads are needed up front only when its insert is not in the batch's statement.
+    if (!hookSql) for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
     const locked = await tx._.session
       .prepareQuery<{ execute: Array<VersionedRun & { txNow: Date }>; all: unknown; values: unknown }>(lockRuns.query, lockRuns.fields, 'ingest_lock_runs', true)
@@ -526,14 +544,24 @@ export function createEventIngest(options: EventIngestOptions) {
       const [, , rows] = await Promise.all([
         savepoint,
         tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
-        tx._.session
-          .prepareQuery<{ execute: Array<{ id: number }>; all: unknown; values: unknown }>(insertEvents, insertEventsFields, 'ingest_insert_events', true)
-          .execute(eventInsertParams(toStore)),
+        (hookedInsert
+          ? tx._.session.prepareQuery<{ execute: Array<{ id: number; hookRows: number }>; all: unknown; values: unknown }>(
+              hookedInsert.query,
+              hookedInsert.fields,
+              'ingest_insert_events_hooked',
+              true,
+            )
+          : tx._.session.prepareQuery<{ execute: Array<{ id: number; hookRows?: number }>; all: unknown; values: unknown }>(insertEvents, insertEventsFields, 'ingest_insert_events', true)
+        ).execute(eventInsertParams(toStore)),
       ]);
       if (rows.length !== toStore.length) {
+        // The hook's deliveries go back with the events.
         await tx.execute(sql`rollback to savepoint ingest_batch`);
         return null;
       }
+      // Marks deliveries enqueued; the worker is woken after the commit (afterCommit).
+      const hookRows = rows[0]?.hookRows ?? 0;
+      if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
       // Their ids were drawn by the column's default in the order of the
       // statement's rows, which is toStore's, so the ids in ascending order are
       // toStore's; received_at is now(), the transaction's time, read with the locks.
@@ -569,7 +597,8 @@ export function createEventIngest(options: EventIngestOptions) {
       else {
         const row = stored[k++]!;
         const run = withoutVersion(item.run);
-        await options.onStoredInTx?.(tx, row, run);
+        // The batch's statement enqueued the deliveries of the events the hook's SQL covers.
+        if (!hookSql?.covers(run, row)) await options.onStoredInTx?.(tx, row, run);
         results.push({ ok: true, duplicate: false, event: row, run, changed: item.changed });
       }
     }

@@ -26,8 +26,9 @@ export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Prom
    * a single statement that stored events: it reads the stored events from the
    * CTE `ev` (run_events rows: `id`, `seq`, `type`, `tenant`, `run_id`). It
    * covers an event when `covers(run, event)` says so (a run's `requested` and
-   * `dispatched` always); writes with an event it does not cover take a
-   * transaction and call the hook per event.
+   * `dispatched` always). A single-statement write with an event it does not
+   * cover takes a transaction instead; a batch's transaction runs it in its
+   * insert and calls the hook only for the events it does not cover.
    */
   inStatement?: {
     insert: SQL;
