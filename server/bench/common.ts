@@ -1,11 +1,22 @@
 // Shared by the benchmarks: a fresh Postgres database of their own, or a clear
-// message and exit 1 when Postgres cannot be reached.
+// message and exit 1 when Postgres cannot be reached; baselines' servers on a
+// free loopback port.
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { redactUrl } from '../src/config/config.js';
 
 /** A progress line on stderr (stdout holds the results). */
 export const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/** Starts `server` on a free loopback port; its base URL, `http://127.0.0.1:{port}`. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 /**
  * Runs a benchmark's main and exits: cleans up after success, failure or

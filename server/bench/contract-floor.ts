@@ -24,15 +24,14 @@
  * duplicate events' handling, batching, flow control.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type ExecutionArgs, GraphQLScalarType } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createSchema, createYoga, filter, pipe } from 'graphql-yoga';
 import mqtt from 'mqtt';
 import postgres from 'postgres';
 import { WebSocketServer } from 'ws';
+import { listenOnLoopback } from './common.js';
 
 export interface ContractFloor {
   url: string;
@@ -189,10 +188,8 @@ export async function startContractFloor(brokerUrl: string, dbUrl: string, prefi
     );
   });
   await client.subscribeAsync(`${prefix}/event/+`, { qos: 1 });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: await listenOnLoopback(server),
     async verify() {
       const [row] = await sql<Array<{ runs: number; unfinished: number; badLogs: number; unsent: number }>>`select
           (select count(*)::int from bench_contract_runs) as runs,

@@ -57,7 +57,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -72,7 +71,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { type Command, eventEnvelope, startTestAxon, type TestAxon } from '../../test/helpers/axon.js';
 import { type PrivateMosquitto, startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/process.js';
-import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv, listenOnLoopback, progress, runBench } from './common.js';
 import { CONTRACT_RUN_UPDATED, CONTRACT_TRIGGER, type ContractFloor, startContractFloor } from './contract-floor.js';
 
 
@@ -615,10 +614,8 @@ async function startHookReceiver(): Promise<{ url: string; received(): number; c
       res.end('ok');
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    url: `${await listenOnLoopback(server)}/hook`,
     received: () => received,
     close: () =>
       new Promise<void>((resolve) => {
@@ -683,10 +680,8 @@ async function startFloor(brokerUrl: string, dbUrl: string, prefix: string): Pro
     );
   });
   await client.subscribeAsync(`${prefix}/event/+`, { qos: 1 });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: await listenOnLoopback(server),
     async close() {
       for (const socket of wss.clients) socket.terminate();
       wss.close();
@@ -939,9 +934,8 @@ async function runPhase(broker: 'embedded' | 'mosquitto', ctx: { dbUrl: string; 
   const server = createServer();
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   state.broadcaster = { wss, server };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  await ask(ctx.clients, { type: 'plain-connect', url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, count: SUBSCRIBERS });
+  const broadcastUrl = await listenOnLoopback(server);
+  await ask(ctx.clients, { type: 'plain-connect', url: broadcastUrl.replace(/^http/, 'ws'), count: SUBSCRIBERS });
   const sample = (fanResult.sample ?? { runEvents: {} }) as { runEvents: Record<string, unknown> };
   const frames = Array.from({ length: FANOUT_EVENTS }, (_, i) => ({ id: randomUUID(), type: 'next', payload: { data: { runEvents: { ...sample.runEvents, seq: 3 + i } } } }));
   const plainWait = ask<{ received: number; lastAt: number }>(ctx.clients, { type: 'plain-wait', expected, timeoutMs: 60_000 });

@@ -31,8 +31,6 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import pino from 'pino';
 import postgres from 'postgres';
@@ -42,7 +40,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { type Baseline, createBaseline } from './baseline.js';
 import type { LoadJob, LoadReply, LoadResult } from './load.js';
-import { createBenchDatabase, dropBenchDatabase, intFromEnv, progress, runBench } from './common.js';
+import { createBenchDatabase, dropBenchDatabase, intFromEnv, listenOnLoopback, progress, runBench } from './common.js';
 
 const DEFINITIONS = 1_000;
 const TENANT = 'default';
@@ -254,9 +252,7 @@ async function main(): Promise<void> {
 
   const baseline = createBaseline(dbUrl.toString(), { poolSize: config.SYNAPSE_DB_POOL_SIZE, tenant: TENANT });
   state.baseline = baseline;
-  baseline.server.listen(0, '127.0.0.1');
-  await once(baseline.server, 'listening');
-  const baselineUrl = `http://127.0.0.1:${(baseline.server.address() as AddressInfo).port}`;
+  const baselineUrl = await listenOnLoopback(baseline.server);
   progress(`baseline listening on ${baselineUrl}`);
 
   // Same bytes from both before anything is timed.
