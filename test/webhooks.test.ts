@@ -412,6 +412,31 @@ describe('Stepflow', () => {
     expect(event!.json).toMatchObject({ type: `aionix.openact.action.${type}`, correlationId: body.id, resourceTrn: body.target, data: { status: outcome, ...data } });
   });
 
+  it("delivers a batch that holds an envelope run's outcome once to Stepflow and once to each endpoint", async () => {
+    const tag = `&t=${randomUUID()}`;
+    await createWebhook({ url: `${hooks.url}?all${tag}`, eventTypes: ['*'] });
+    const { runId, command } = await execute(envelope());
+    await eventually(() => (hooks.forRun(runId, tag).length >= 2 ? true : undefined), 10_000, 'requested and dispatched');
+    // Held behind the run's row, the burst and the outcome are stored as one batch (a transaction).
+    const burst = 30;
+    let sending: Promise<unknown> | undefined;
+    await gw.gateway.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select id from ${runs} where id = ${runId} for update`);
+      sending = Promise.all([
+        ...Array.from({ length: burst }, (_, i) => axon.event(command, 'progress', { progress: i / burst })),
+        axon.event(command, 'succeeded', { output: { sent: 1 } }),
+      ]);
+      await sleep(500);
+    });
+    await sending;
+    await eventually(() => (stepflow.forRun(runId).length >= 1 && hooks.forRun(runId, tag).length >= burst + 3 ? true : undefined), 15_000, 'every request');
+    await sleep(300);
+    expect(stepflow.forRun(runId).map((r) => r.json.type)).toEqual(['aionix.openact.action.succeeded']);
+    const got = hooks.forRun(runId, tag);
+    expect(new Set(got.map(deliveryIdOf)).size).toBe(burst + 3);
+    expect(got.map((r) => Number(r.headers['synapse-event-seq'])).sort((x, y) => x - y)).toEqual(Array.from({ length: burst + 3 }, (_, i) => i + 1));
+  });
+
   it('is not told about runs that were not started by an envelope', async () => {
     const { runId, command } = await trigger();
     await axon.event(command, 'succeeded');

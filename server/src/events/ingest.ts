@@ -516,7 +516,7 @@ export function createEventIngest(options: EventIngestOptions) {
       for (const event of events) out.push(await storeOne(tx, event));
       return out;
     };
-    // The hook's reads are needed up front only when its insert is not in the batch's statement.
+    // The hook's reads are needed up front only when its insert cannot be in the batch's statement.
     if (!hookSql) for (const tenant of new Set(events.map((e) => e.tenant))) options.onStoredInTx?.prefetch?.(tx, tenant);
     const ids = [...new Set(events.map((e) => e.runId))];
     const locked = await tx._.session
@@ -527,14 +527,22 @@ export function createEventIngest(options: EventIngestOptions) {
     // planBatch replaces the runs in the map it is given (with copies): each plan starts from the rows as locked.
     const lockedRuns = () => new Map<string, VersionedRun>(locked.map((row) => [row.id, row]));
 
+    /** Whether the last successful write enqueued its events' deliveries (the hook's SQL in its insert). */
+    let hookedWrite = false;
     /**
      * The plan's runs update and events insert, after a savepoint. The stored
      * rows in the order of the plan's store items, or null when the insert
      * skipped an event stored meanwhile: both writes are then rolled back.
+     * The insert carries the hook's SQL when that covers every event stored;
+     * otherwise the hook runs per event after it (the SQL does part of what the
+     * hook does for an event it does not cover: running both would enqueue its
+     * deliveries twice).
      */
     const write = async (plan: BatchPlan): Promise<RunEventRow[] | null> => {
       const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
+      hookedWrite = false;
       if (toStore.length === 0) return [];
+      const hooked = hookedInsert && hookSql && toStore.every((p) => hookSql.covers(p.run, p.values)) ? hookedInsert : undefined;
       // The runs' update has one shape (arrays) and is prepared; it goes out
       // ahead of the insert, in the same round trip. The savepoint is sent
       // first by hand: tx.execute is lazy (it runs when awaited), and inside
@@ -544,10 +552,10 @@ export function createEventIngest(options: EventIngestOptions) {
       const [, , rows] = await Promise.all([
         savepoint,
         tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
-        (hookedInsert
+        (hooked
           ? tx._.session.prepareQuery<{ execute: Array<{ id: number; hookRows: number }>; all: unknown; values: unknown }>(
-              hookedInsert.query,
-              hookedInsert.fields,
+              hooked.query,
+              hooked.fields,
               'ingest_insert_events_hooked',
               true,
             )
@@ -562,6 +570,7 @@ export function createEventIngest(options: EventIngestOptions) {
       // Marks deliveries enqueued; the worker is woken after the commit (afterCommit).
       const hookRows = rows[0]?.hookRows ?? 0;
       if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
+      hookedWrite = hooked !== undefined;
       // Their ids were drawn by the column's default in the order of the
       // statement's rows, which is toStore's, so the ids in ascending order are
       // toStore's; received_at is now(), the transaction's time, read with the locks.
@@ -597,8 +606,8 @@ export function createEventIngest(options: EventIngestOptions) {
       else {
         const row = stored[k++]!;
         const run = withoutVersion(item.run);
-        // The batch's statement enqueued the deliveries of the events the hook's SQL covers.
-        if (!hookSql?.covers(run, row)) await options.onStoredInTx?.(tx, row, run);
+        // A hooked write enqueued every stored event's deliveries in its insert.
+        if (!hookedWrite) await options.onStoredInTx?.(tx, row, run);
         results.push({ ok: true, duplicate: false, event: row, run, changed: item.changed });
       }
     }
