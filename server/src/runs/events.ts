@@ -28,7 +28,9 @@ export type StoredEventHook = ((tx: Tx, event: RunEventRow, run: RunRow) => Prom
    * covers an event when `covers(run, event)` says so (a run's `requested` and
    * `dispatched` always). A single-statement write with an event it does not
    * cover takes a transaction instead; a batch's transaction runs it in its
-   * insert and calls the hook only for the events it does not cover.
+   * insert when it covers every event of the batch, and calls the hook per
+   * event otherwise (never both for one event: the SQL does part of what the
+   * hook does for an event it does not cover).
    */
   inStatement?: {
     insert: SQL;
