@@ -131,6 +131,20 @@ async function trigger(): Promise<{ runId: string; command: Command }> {
   const command = await eventually(() => axon.commands.find((c) => c.parameters.runId === runId), 10_000, `command of ${runId}`);
   return { runId, command };
 }
+/**
+ * Sends while the run's row is locked: what arrives queues up behind the first
+ * event and is stored together, more than the single-statement path takes (a
+ * transaction with one insert). Resolves once everything sent is acknowledged.
+ */
+async function sendWhileRunHeld(runId: string, send: () => Promise<unknown>): Promise<void> {
+  let sending: Promise<unknown> | undefined;
+  await gw.gateway.database.db.transaction(async (tx) => {
+    await tx.execute(sql`select id from ${runs} where id = ${runId} for update`);
+    sending = send();
+    await sleep(500);
+  });
+  await sending;
+}
 async function metric(outcome: string, url = gw.url): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(new RegExp(`^synapse_webhook_deliveries_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -238,16 +252,8 @@ describe('webhook endpoints', () => {
     const everything = await createWebhook({ url: `${hooks.url}?all${tag}`, eventTypes: ['*'] });
     const { runId, command } = await trigger();
     await eventually(async () => ((await deliveriesOf(everything.webhook.id)).filter((d) => d.runId === runId).length >= 2 ? true : undefined), 10_000, 'requested and dispatched');
-    // The run's row is held while the burst arrives: its events queue up behind the first one and are
-    // stored together, more than the single-statement path takes (a transaction with one insert).
     const burst = 40;
-    let sending: Promise<unknown> | undefined;
-    await gw.gateway.database.db.transaction(async (tx) => {
-      await tx.execute(sql`select id from ${runs} where id = ${runId} for update`);
-      sending = Promise.all(Array.from({ length: burst }, (_, i) => axon.event(command, 'progress', { progress: i / burst })));
-      await sleep(500);
-    });
-    await sending;
+    await sendWhileRunHeld(runId, () => Promise.all(Array.from({ length: burst }, (_, i) => axon.event(command, 'progress', { progress: i / burst }))));
     await eventually(() => hooks.forRun(runId, tag).length >= 2 * burst + 2, 15_000, `${2 * burst + 2} requests`);
     await sleep(300);
     const got = hooks.forRun(runId, tag);
@@ -417,18 +423,14 @@ describe('Stepflow', () => {
     await createWebhook({ url: `${hooks.url}?all${tag}`, eventTypes: ['*'] });
     const { runId, command } = await execute(envelope());
     await eventually(() => (hooks.forRun(runId, tag).length >= 2 ? true : undefined), 10_000, 'requested and dispatched');
-    // Held behind the run's row, the burst and the outcome are stored as one batch (a transaction).
+    // The burst and the outcome are stored as one batch.
     const burst = 30;
-    let sending: Promise<unknown> | undefined;
-    await gw.gateway.database.db.transaction(async (tx) => {
-      await tx.execute(sql`select id from ${runs} where id = ${runId} for update`);
-      sending = Promise.all([
+    await sendWhileRunHeld(runId, () =>
+      Promise.all([
         ...Array.from({ length: burst }, (_, i) => axon.event(command, 'progress', { progress: i / burst })),
         axon.event(command, 'succeeded', { output: { sent: 1 } }),
-      ]);
-      await sleep(500);
-    });
-    await sending;
+      ]),
+    );
     await eventually(() => (stepflow.forRun(runId).length >= 1 && hooks.forRun(runId, tag).length >= burst + 3 ? true : undefined), 15_000, 'every request');
     await sleep(300);
     expect(stepflow.forRun(runId).map((r) => r.json.type)).toEqual(['aionix.openact.action.succeeded']);

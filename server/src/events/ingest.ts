@@ -5,7 +5,7 @@
 // while a transaction runs are batched into the next one, stored with a few
 // multi-row statements, so the database sees few large commits under load and
 // no waiting (beyond one turn) when idle. Senders are acknowledged after commit.
-import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { eq, getTableColumns, type Query, type SQL, sql } from 'drizzle-orm';
 import { PgDialect, QueryBuilder, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -145,23 +145,34 @@ const insertEventsColumns = sql.join(
   sql`, `,
 );
 
+/** A prepared insert of a batch's events: its SQL, result fields and statement name. */
+interface EventsInsert {
+  query: Query;
+  fields: SelectedFieldsOrdered;
+  name: string;
+}
+
 /** A batch's events, each once: one stored meanwhile is skipped, and the ids returned are fewer. */
-const insertEvents = dialect.sqlToQuery(sql`insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
-  on conflict (source, event_id) do nothing returning id`);
-const insertEventsFields: SelectedFieldsOrdered = [{ path: ['id'], field: runEvents.id }];
+const insertEvents: EventsInsert = {
+  query: dialect.sqlToQuery(sql`insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
+    on conflict (source, event_id) do nothing returning id`),
+  fields: [{ path: ['id'], field: runEvents.id }],
+  name: 'ingest_insert_events',
+};
 
 /**
  * insertEvents with the webhook hook's insert (StoredEventHook.inStatement),
  * which reads the rows inserted as `ev`: a batch's deliveries in the same
  * statement, instead of the hook called (and awaited) once per event. Each
- * row carries the hook's row count.
+ * row also carries the hook's row count.
  */
-function insertEventsHooked(hook: NonNullable<StoredEventHook['inStatement']>) {
+function insertEventsHooked(hook: NonNullable<StoredEventHook['inStatement']>): EventsInsert {
   return {
     query: dialect.sqlToQuery(sql`with ev as (insert into ${runEvents} (${insertEventsColumns}) ${insertEventsSelect}
       on conflict (source, event_id) do nothing returning id, run_id, seq, tenant, type), hook as (${hook.insert})
       select ev.id, (select count(*) from hook)::int from ev`),
-    fields: [...insertEventsFields, { path: ['hookRows'], field: sql<number>`` }] as SelectedFieldsOrdered,
+    fields: [...insertEvents.fields, { path: ['hookRows'], field: sql<number>`` }] as SelectedFieldsOrdered,
+    name: 'ingest_insert_events_hooked',
   };
 }
 
@@ -527,22 +538,19 @@ export function createEventIngest(options: EventIngestOptions) {
     // planBatch replaces the runs in the map it is given (with copies): each plan starts from the rows as locked.
     const lockedRuns = () => new Map<string, VersionedRun>(locked.map((row) => [row.id, row]));
 
-    /** Whether the last successful write enqueued its events' deliveries (the hook's SQL in its insert). */
-    let hookedWrite = false;
     /**
      * The plan's runs update and events insert, after a savepoint. The stored
      * rows in the order of the plan's store items, or null when the insert
      * skipped an event stored meanwhile: both writes are then rolled back.
-     * The insert carries the hook's SQL when that covers every event stored;
-     * otherwise the hook runs per event after it (the SQL does part of what the
-     * hook does for an event it does not cover: running both would enqueue its
-     * deliveries twice).
+     * The insert carries the hook's SQL when that covers every event stored
+     * (`hooked`); otherwise the hook runs per event after it (the SQL does part
+     * of what the hook does for an event it does not cover: running both would
+     * enqueue its deliveries twice).
      */
-    const write = async (plan: BatchPlan): Promise<RunEventRow[] | null> => {
+    const write = async (plan: BatchPlan): Promise<{ rows: RunEventRow[]; hooked: boolean } | null> => {
       const toStore = plan.items.filter((p): p is StoreItem => p.kind === 'store');
-      hookedWrite = false;
-      if (toStore.length === 0) return [];
-      const hooked = hookedInsert && hookSql && toStore.every((p) => hookSql.covers(p.run, p.values)) ? hookedInsert : undefined;
+      if (toStore.length === 0) return { rows: [], hooked: false };
+      const insert = hookedInsert && hookSql && toStore.every((p) => hookSql.covers(p.run, p.values)) ? hookedInsert : insertEvents;
       // The runs' update has one shape (arrays) and is prepared; it goes out
       // ahead of the insert, in the same round trip. The savepoint is sent
       // first by hand: tx.execute is lazy (it runs when awaited), and inside
@@ -552,15 +560,9 @@ export function createEventIngest(options: EventIngestOptions) {
       const [, , rows] = await Promise.all([
         savepoint,
         tx._.session.prepareQuery(updateRuns, undefined, 'ingest_update_runs', false).execute(runParams),
-        (hooked
-          ? tx._.session.prepareQuery<{ execute: Array<{ id: number; hookRows: number }>; all: unknown; values: unknown }>(
-              hooked.query,
-              hooked.fields,
-              'ingest_insert_events_hooked',
-              true,
-            )
-          : tx._.session.prepareQuery<{ execute: Array<{ id: number; hookRows?: number }>; all: unknown; values: unknown }>(insertEvents, insertEventsFields, 'ingest_insert_events', true)
-        ).execute(eventInsertParams(toStore)),
+        tx._.session
+          .prepareQuery<{ execute: Array<{ id: number; hookRows?: number }>; all: unknown; values: unknown }>(insert.query, insert.fields, insert.name, true)
+          .execute(eventInsertParams(toStore)),
       ]);
       if (rows.length !== toStore.length) {
         // The hook's deliveries go back with the events.
@@ -570,12 +572,11 @@ export function createEventIngest(options: EventIngestOptions) {
       // Marks deliveries enqueued; the worker is woken after the commit (afterCommit).
       const hookRows = rows[0]?.hookRows ?? 0;
       if (hookSql && hookRows > 0) hookSql.inserted(hookRows);
-      hookedWrite = hooked !== undefined;
       // Their ids were drawn by the column's default in the order of the
       // statement's rows, which is toStore's, so the ids in ascending order are
       // toStore's; received_at is now(), the transaction's time, read with the locks.
       const inserted = rows.map((r) => r.id).sort((a, b) => a - b);
-      return toStore.map((p, i) => storedRow(p.values, inserted[i]!, now));
+      return { rows: toStore.map((p, i) => storedRow(p.values, inserted[i]!, now)), hooked: insert !== insertEvents };
     };
 
     /** The batch's events already stored, as planBatch's keys. */
@@ -604,10 +605,10 @@ export function createEventIngest(options: EventIngestOptions) {
       if (item.kind === 'result') results.push(item.result);
       else if (item.kind === 'reject') results.push(reject(item.code, item.path, item.message, { serviceId: item.serviceId }));
       else {
-        const row = stored[k++]!;
+        const row = stored.rows[k++]!;
         const run = withoutVersion(item.run);
         // A hooked write enqueued every stored event's deliveries in its insert.
-        if (!hookedWrite) await options.onStoredInTx?.(tx, row, run);
+        if (!stored.hooked) await options.onStoredInTx?.(tx, row, run);
         results.push({ ok: true, duplicate: false, event: row, run, changed: item.changed });
       }
     }
